@@ -1,0 +1,1 @@
+"""Observatoire: i-milo exports -> validated, pseudonymised warehouse of annual indicators."""
