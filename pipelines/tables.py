@@ -25,7 +25,10 @@ Amount = sa.Numeric(16, 2)
 
 
 def _partition_columns() -> list[sa.Column]:
-    return [sa.Column("structure", Text, nullable=False), sa.Column("year", sa.Integer, nullable=False)]
+    return [
+        sa.Column("structure", Text, nullable=False),
+        sa.Column("year", sa.Integer, nullable=False),
+    ]
 
 
 def _source_columns() -> list[sa.Column]:
@@ -56,6 +59,18 @@ raw_files = sa.Table(
     sa.Column("status", Text, nullable=False),  # read | skipped
     sa.Column("note", Text),
     sa.Column("seen_at", sa.DateTime, nullable=False),
+    schema=STAGING,
+)
+
+sheets = sa.Table(
+    "sheets", metadata, *_partition_columns(),
+    sa.Column("file", Text, nullable=False),
+    sa.Column("sheet", Text),
+    sa.Column("export_type", Text, nullable=False),
+    sa.Column("header_row", sa.Integer, nullable=False),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    # canonical column -> header as written in the file (JSON), for quarantine messages
+    sa.Column("headers", Text, nullable=False),
     schema=STAGING,
 )
 

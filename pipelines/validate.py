@@ -1,0 +1,331 @@
+"""Validate stage: staged text rows -> parsed rows that pass the contract, and the rejects.
+
+For each export type: parse every cell (`pipelines.cells`), merge rows read twice (same own
+id, same parsed values), then run the type's pandera schema (`schemas.exports`) lazily. Every
+failing cell becomes a quarantine row with its file, sheet, Excel row number, the column as
+written in the file and a sentence saying what to do. Descriptive facts about a young person
+never reject the row: unknown values count as `Non renseigné` and are reported as warnings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+import pandera.pandas as pa
+
+from pipelines.cells import (
+    INVALID,
+    INVALID_DATE,
+    CodeList,
+    code_list,
+    parse_amounts,
+    parse_dates,
+    parse_id,
+    parse_yes_no,
+)
+from pipelines.config import NON_RENSEIGNE, code_lists, export_specs, normalise_insee
+from schemas.exports import BUILTIN_REASONS, SCHEMAS, ValidationContext, jeunes_schema
+
+SOURCE = ["source_file", "source_sheet", "source_row"]
+PERSONAL_VALUE_COLUMNS = {"young_id"}  # quarantine keeps no value for these
+
+
+@dataclass
+class TypeResult:
+    """One export type of a partition after validation."""
+
+    export_type: str
+    valid: pd.DataFrame                  # parsed rows that passed, with SOURCE columns
+    rejects: pd.DataFrame                # quarantine rows (one per failing cell)
+    row_status: pd.Series                # per staged row: loaded | rejected | merged
+    warnings: Counter = field(default_factory=Counter)
+
+
+def _headers_of(headers: dict[tuple[str, str | None], dict[str, str]], file: str,
+                sheet: str | None, column: str) -> str:
+    return headers.get((file, sheet), {}).get(column, column)
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+def _nature_lists() -> dict[str, tuple[CodeList | None, dict[str, dict]]]:
+    """Per situation category: the natures' code list (None = any label) and their metadata."""
+    out: dict[str, tuple[CodeList | None, dict[str, dict]]] = {}
+    for category, body in code_lists()["situation_nature"].items():
+        if body.get("any_label"):
+            out[category] = (None, {})
+        else:
+            mapping = {k: v["values"] for k, v in body.items()}
+            out[category] = (CodeList.from_mapping(f"nature:{category}", mapping), body)
+    return out
+
+
+def _parse_situation_codes(frame: pd.DataFrame, parsed: pd.DataFrame) -> None:
+    """Category, nature and the breakdown detail, with the contract's category rewrites."""
+    categories = code_list("situation_category").categorise(frame["category"])
+    natures_raw = frame["nature"]
+    rewrite = code_lists()["situation_category_rewrite"]
+    lists = _nature_lists()
+    nature = pd.Series(None, index=frame.index, dtype=object)
+    detail = pd.Series(None, index=frame.index, dtype=object)
+    is_pec = pd.Series(False, index=frame.index)
+    category = categories.copy()
+
+    scolarite = categories == "Scolarité"
+    category[scolarite] = rewrite["Scolarité"]["category"]
+    volunteering = categories == "Contrat de volontariat - bénévolat"
+    if volunteering.any():
+        civic_list, _ = lists[rewrite["Contrat de volontariat - bénévolat"]["category_by_nature"]]
+        is_civic = natures_raw[volunteering].map(lambda v: civic_list.match(v) is not None)
+        category[volunteering] = is_civic.map(
+            {True: "Service civique",
+             False: rewrite["Contrat de volontariat - bénévolat"]["otherwise"]})
+
+    for cat, (clist, meta) in lists.items():
+        rows = (category == cat) & ~scolarite
+        if not rows.any():
+            continue
+        raw = natures_raw[rows]
+        if clist is None:  # any label, kept as typed
+            nature[rows] = raw.map(lambda v: str(v).strip() if pd.notna(v) and str(v).strip()
+                                   else None)
+            continue
+        matched = clist.categorise(raw)
+        nature[rows] = matched
+        known = matched.notna() & (matched != INVALID)
+        target = rows & known.reindex(frame.index, fill_value=False)
+        detail[target] = matched[known].map({k: v.get("detail") for k, v in meta.items()})
+        is_pec[target] = matched[known].map({k: bool(v.get("pec")) for k, v in meta.items()})
+    nature[scolarite] = rewrite["Scolarité"]["nature"]
+    detail[scolarite] = "Formation initiale"
+    # An unknown category already rejects the row: do not also blame its nature.
+    nature[categories == INVALID] = natures_raw[categories == INVALID]
+    parsed["category"] = category
+    parsed["category_as_typed"] = frame["category"]
+    parsed["nature"] = nature
+    parsed["nature_as_typed"] = natures_raw
+    parsed["detail"] = detail
+    parsed["is_pec"] = is_pec
+
+
+def _optional_code(series: pd.Series, name: str, warnings: Counter, what: str) -> pd.Series:
+    """Optional codes that match nothing count as `Non renseigné` and warn; never reject."""
+    parsed = code_list(name).categorise(series)
+    unknown = parsed == INVALID
+    for value, n in series[unknown].value_counts().items():
+        warnings[f"{what}: unknown value '{value}' counted as Non renseigné ({n} rows): add it "
+                 f"as an alias in config/codes.yaml ({name})"] += n
+    return parsed.where(parsed.notna() & ~unknown, NON_RENSEIGNE)
+
+
+def _open_label(series: pd.Series, name: str) -> pd.Series:
+    """Known labels mapped to their code; any other label kept as typed (never rejected)."""
+    known = code_list(name).categorise(series)
+    typed = series.map(lambda v: str(v).strip() if pd.notna(v) and str(v).strip() else None)
+    return known.where(known != INVALID, typed)
+
+
+def parse_frame(export_type: str, frame: pd.DataFrame, ctx: ValidationContext,
+                warnings: Counter) -> pd.DataFrame:
+    """Typed values of a staged frame (same index); sentinels where a value is invalid."""
+    spec = export_specs()[export_type]
+    frame = frame.copy()
+    for col in spec.columns:
+        if not col.personal and col.name not in frame.columns:
+            frame[col.name] = None
+    parsed = frame[SOURCE].copy()
+    for col in spec.columns:
+        if col.personal:
+            continue
+        raw = frame[col.name]
+        if col.kind in ("young_id", "id"):
+            parsed[col.name] = parse_id(raw)
+        elif col.kind == "date":
+            parsed[col.name] = parse_dates(raw, ctx.run_date.year)
+        elif col.kind == "amount":
+            parsed[col.name] = parse_amounts(raw)
+        elif col.kind == "yesno":
+            parsed[col.name] = parse_yes_no(raw)
+        elif col.kind == "insee":
+            parsed[col.name] = raw.map(lambda v: normalise_insee(v) if pd.notna(v) and str(v)
+                                       .strip() else None)
+        elif col.kind in ("text", "label"):
+            parsed[col.name] = raw.map(lambda v: str(v).strip() if pd.notna(v) and str(v)
+                                       .strip() else None)
+    if export_type == "situations":
+        _parse_situation_codes(frame, parsed)
+        parsed["rome_domain"] = _optional_code(frame["rome_domain"], "rome_domain", warnings,
+                                               "situations, Secteur")
+        parsed["prepared_level"] = _optional_code(frame["prepared_level"], "qualification",
+                                                  warnings, "situations, Niveau préparé")
+        parsed["state"] = code_list("situation_state").categorise(frame["state"])
+    elif export_type == "evenements":
+        parsed["event_type_as_typed"] = frame["event_type"]
+        parsed["event_type"] = code_list("event_type").categorise(frame["event_type"])
+        parsed["status"] = code_list("event_status").categorise(frame["status"])
+    elif export_type == "propositions":
+        parsed["theme_as_typed"] = frame["theme"]
+        parsed["theme"] = code_list("proposal_theme").categorise(frame["theme"])
+        parsed["state"] = code_list("proposal_state").categorise(frame["state"])
+    elif export_type == "dispositifs":
+        parsed["programme"] = _open_label(frame["programme"], "programme")
+    elif export_type == "aides":
+        parsed["aid_type"] = _open_label(frame["aid_type"], "aid_type")
+        parsed["status"] = code_list("aid_status").categorise(frame["status"])
+    elif export_type == "jeunes":
+        _parse_young_facts(frame, parsed, ctx, warnings)
+    return parsed
+
+
+def _parse_young_facts(frame: pd.DataFrame, parsed: pd.DataFrame, ctx: ValidationContext,
+                       warnings: Counter) -> None:
+    """A young person's facts: unknown or empty values are `Non renseigné`, with a warning."""
+    for column, codes, what in (("sex", "sex", "Sexe"),
+                                ("qualification", "qualification", "Niveau de qualification"),
+                                ("housing", "housing", "Hébergement")):
+        values = code_list(codes).categorise(frame[column])
+        unknown = values == INVALID
+        for value, n in frame.loc[unknown, column].value_counts().items():
+            warnings[f"jeunes, {what}: unknown value '{value}' counted as Non renseigné "
+                     f"({n} young people): add it as an alias in config/codes.yaml ({codes})"] += n
+        empty = values.isna()
+        if empty.any() and column != "housing":
+            warnings[f"jeunes, {what}: empty on {int(empty.sum())} rows, counted as "
+                     f"Non renseigné"] += int(empty.sum())
+        parsed[column] = values.where(values.notna() & ~unknown, NON_RENSEIGNE)
+    today = pd.Timestamp(ctx.run_date)
+    for column, what in (("birth_date", "Date de naissance"),
+                         ("first_reception_date", "Date de premier accueil")):
+        dates = parsed[column]
+        bad = dates.notna() & ((dates == INVALID_DATE) | (dates < pd.Timestamp("1990-01-01"))
+                               | (dates > today))
+        if bad.any():
+            warnings[f"jeunes, {what}: {int(bad.sum())} invalid dates (not a date, before 1990 "
+                     f"or after the run day) treated as empty"] += int(bad.sum())
+        parsed[column] = dates.where(~bad, pd.NaT)
+    empty_reception = parsed["first_reception_date"].isna()
+    if empty_reception.any():
+        warnings[f"jeunes, Date de premier accueil: empty on {int(empty_reception.sum())} rows "
+                 f"(kept, not counted as new arrivals)"] += int(empty_reception.sum())
+    for column, what in (("rqth", "RQTH"), ("driving_licence", "Permis B")):
+        values = parsed[column]
+        bad = values == INVALID
+        if bad.any():
+            warnings[f"jeunes, {what}: {int(bad.sum())} values that are not yes/no counted as "
+                     f"no"] += int(bad.sum())
+        parsed[column] = values.where(values.notna() & ~bad, False).astype(bool)
+
+
+# --- merging repeats and validating -------------------------------------------------------------
+
+def _kept_columns(parsed: pd.DataFrame) -> list[str]:
+    return [c for c in parsed.columns if c not in SOURCE and not c.endswith("_as_typed")]
+
+
+def merge_repeats(export_type: str, parsed: pd.DataFrame) -> pd.Series:
+    """Rows that share an own id and whose parsed values are all equal are one row.
+
+    Returns a boolean Series, True for the repeats to drop (the first occurrence stays).
+    Rows without an own id are never merged.
+    """
+    spec = export_specs()[export_type]
+    own = list(spec.own_id) if export_type != "jeunes" else ["young_id"]
+    if not own:
+        return pd.Series(False, index=parsed.index)
+    has_id = parsed[own].notna().all(axis=1)
+    cols = _kept_columns(parsed)
+    comparable = parsed[cols].astype(str)
+    repeat = comparable.duplicated(keep="first") & has_id
+    return repeat
+
+
+def _failure_rows(errors: pa.errors.SchemaErrors, row_checks: dict[str, str]) -> pd.DataFrame:
+    """pandera failure cases -> (index, column, reason template), one per failing cell."""
+    fc = errors.failure_cases
+    fc = fc[fc["index"].notna()].copy()
+    out = []
+    for _, case in fc.iterrows():
+        template = str(case["check"])
+        column = case["column"]
+        if case["schema_context"] == "DataFrameSchema":
+            name = row_checks.get(template)
+            if name is None or column != name:
+                continue  # a row-wise check is reported once, under its own column
+        template = BUILTIN_REASONS.get(template, template)
+        out.append((int(case["index"]), column, template))
+    return pd.DataFrame(out, columns=["index", "column", "template"]).drop_duplicates()
+
+
+def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext,
+                  headers: dict, loaded_at: pd.Timestamp, structure: str) -> TypeResult:
+    """Parse, merge repeats, validate one export type of a partition."""
+    warnings: Counter = Counter()
+    staged = staged.reset_index(drop=True)
+    parsed = parse_frame(export_type, staged, ctx, warnings)
+    repeat = merge_repeats(export_type, parsed)
+    candidates = parsed[~repeat]
+    if export_type == "jeunes":
+        schema, row_checks = jeunes_schema(ctx), []
+    else:
+        schema, row_checks = SCHEMAS[export_type](ctx)
+    try:
+        schema.validate(candidates, lazy=True)
+        failures = pd.DataFrame(columns=["index", "column", "template"])
+    except pa.errors.SchemaErrors as errors:
+        failures = _failure_rows(errors, {r.error: r.column for r in row_checks})
+    rejected_idx = set(failures["index"].astype(int))
+    status = pd.Series("loaded", index=staged.index, dtype=object)
+    status[repeat] = "merged"
+    status[list(rejected_idx)] = "rejected"
+    rejects = _quarantine_rows(export_type, staged, failures, headers, loaded_at, structure,
+                               ctx.year)
+    valid = parsed.loc[status == "loaded"].copy()
+    return TypeResult(export_type, valid, rejects, status, warnings)
+
+
+def _quarantine_rows(export_type: str, staged: pd.DataFrame, failures: pd.DataFrame,
+                     headers: dict, loaded_at: pd.Timestamp, structure: str,
+                     year: int) -> pd.DataFrame:
+    rows = []
+    for idx, column, template in failures.itertuples(index=False, name=None):
+        src = staged.loc[idx]
+        file, sheet = src["source_file"], src["source_sheet"]
+        sheet = None if pd.isna(sheet) else sheet
+        header = _headers_of(headers, file, sheet, column)
+        raw = staged[column].loc[idx] if column in staged.columns else None
+        shown = None if column in PERSONAL_VALUE_COLUMNS or pd.isna(raw) else str(raw)
+        reason = template.replace("{header}", header).replace("{value}", shown or "")
+        rows.append({
+            "structure": structure, "year": year, "file": file, "sheet": sheet,
+            "row_number": int(src["source_row"]), "export_type": export_type,
+            "column": header, "value": shown, "reason": reason, "loaded_at": loaded_at,
+        })
+    cols = ["structure", "year", "file", "sheet", "row_number", "export_type", "column", "value",
+            "reason", "loaded_at"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def validate_partition(staged: dict[str, pd.DataFrame], headers: dict, year: int,
+                       run_date: date, structure: str) -> dict[str, TypeResult]:
+    """Validate every export type of a partition; `jeunes` first (the others refer to it)."""
+    loaded_at = pd.Timestamp.now().floor("s")
+    base = ValidationContext(year=year, run_date=run_date)
+    results: dict[str, TypeResult] = {}
+    jeunes = staged.get("jeunes")
+    if jeunes is None:
+        jeunes = pd.DataFrame(columns=SOURCE + ["young_id"])
+    results["jeunes"] = validate_type("jeunes", jeunes, base, headers, loaded_at, structure)
+    ctx = ValidationContext(year=year, run_date=run_date,
+                            young_ids=frozenset(results["jeunes"].valid["young_id"].dropna()))
+    for export_type in export_specs():
+        if export_type == "jeunes":
+            continue
+        frame = staged.get(export_type)
+        if frame is None or frame.empty:
+            continue
+        results[export_type] = validate_type(export_type, frame, ctx, headers, loaded_at,
+                                             structure)
+    return results
