@@ -20,7 +20,7 @@ from pipelines.config import (
     code_lists,
     fold,
 )
-from pipelines.tables import conformed_tables
+from pipelines.tables import conformed_tables, ingested_files
 from pipelines.validate import SOURCE, TypeResult
 
 
@@ -216,3 +216,29 @@ def communes_frame(structure: Structure) -> pd.DataFrame:
         [(structure.code, c.insee, c.name, i) for i, c in enumerate(structure.territory, 1)],
         columns=["structure", "commune_insee", "commune", "position"],
     )
+
+
+
+def ingested_files_frame(results: dict[str, TypeResult], sheets: pd.DataFrame,
+                         files: pd.DataFrame, structure: str, year: int,
+                         loaded_at: pd.Timestamp) -> pd.DataFrame:
+    """One row per file and export type: rows read = loaded + rejected + merged repeats."""
+    sha = dict(zip(files["file"], files["sha256"], strict=True))
+    read = sheets.groupby(["file", "export_type"])["rows_read"].sum()
+    outcomes = pd.concat(
+        [pd.DataFrame({"file": r.row_files, "export_type": name, "status": r.row_status})
+         for name, r in results.items()],
+        ignore_index=True,
+    ) if results else pd.DataFrame(columns=["file", "export_type", "status"])
+    counts = outcomes.groupby(["file", "export_type", "status"]).size()
+    rows = []
+    for (file, export_type), rows_read in read.items():
+        def count(status: str, file=file, export_type=export_type) -> int:
+            return int(counts.get((file, export_type, status), 0))
+        rows.append({
+            "structure": structure, "year": year, "file": file, "sha256": sha.get(file, ""),
+            "export_type": export_type, "rows_read": int(rows_read),
+            "rows_loaded": count("loaded"), "rows_rejected": count("rejected"),
+            "loaded_at": loaded_at,
+        })
+    return pd.DataFrame(rows, columns=[c.name for c in ingested_files.columns])

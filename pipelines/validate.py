@@ -41,6 +41,7 @@ class TypeResult:
     valid: pd.DataFrame                  # parsed rows that passed, with SOURCE columns
     rejects: pd.DataFrame                # quarantine rows (one per failing cell)
     row_status: pd.Series                # per staged row: loaded | rejected | merged
+    row_files: pd.Series                 # per staged row: its file (relative to raw/)
     warnings: Counter = field(default_factory=Counter)
 
 
@@ -71,7 +72,7 @@ def _parse_situation_codes(frame: pd.DataFrame, parsed: pd.DataFrame) -> None:
     lists = _nature_lists()
     nature = pd.Series(None, index=frame.index, dtype=object)
     detail = pd.Series(None, index=frame.index, dtype=object)
-    is_pec = pd.Series(False, index=frame.index)
+    is_pec = pd.Series(False, index=frame.index, dtype=object)
     category = categories.copy()
 
     scolarite = categories == "Scolarité"
@@ -283,7 +284,7 @@ def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext
     rejects = _quarantine_rows(export_type, staged, failures, headers, loaded_at, structure,
                                ctx.year)
     valid = parsed.loc[status == "loaded"].copy()
-    return TypeResult(export_type, valid, rejects, status, warnings)
+    return TypeResult(export_type, valid, rejects, status, staged["source_file"], warnings)
 
 
 def _quarantine_rows(export_type: str, staged: pd.DataFrame, failures: pd.DataFrame,

@@ -1,0 +1,154 @@
+"""Marts: the counted units behind every figure, the figures, their trends, the catalogue."""
+
+
+import dagster as dg
+import pandas as pd
+
+from assets.conformed import COMMUNES, CONFORMED_KEYS
+from pipelines import reconcile
+from pipelines.compute import catalogue, compute_units, indicator_values, trends
+from pipelines.partitions import partition_of, partitions_def
+from pipelines.publish import (
+    prepare,
+    read_units,
+    read_values,
+    territory_of,
+    write_catalogue,
+    write_trends,
+    write_units,
+    write_values,
+)
+from pipelines.resources import WarehouseResource
+from pipelines.tables import MARTS
+
+
+@dg.asset(
+    key=["indicator_catalogue"],
+    group_name="marts",
+    kinds={"sql"},
+    description="Catalogue des indicateurs : code, libellé, unité, règle de comptage, section "
+                "du rapport (config/indicators.yaml).",
+)
+def indicator_catalogue(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    wh = warehouse.open()
+    try:
+        prepare(wh)
+        n = write_catalogue(wh)
+    finally:
+        wh.dispose()
+    return dg.MaterializeResult(metadata={"dagster/row_count": n})
+
+
+@dg.asset(
+    key=[MARTS, "indicator_units"],
+    deps=[*CONFORMED_KEYS.values(), COMMUNES],
+    partitions_def=partitions_def,
+    group_name="marts",
+    kinds={"sql"},
+    pool="warehouse",
+    description="Unités comptées par chaque indicateur (jeunes, événements, situations, aides) "
+                "avec leur commune et leurs catégories : le détail derrière chaque chiffre.",
+)
+def indicator_units(context: dg.AssetExecutionContext,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+    structure, year = partition_of(context)
+    wh = warehouse.open()
+    try:
+        with wh.transaction() as conn:
+            units = compute_units(conn, structure, year)
+        write_units(wh, structure, year, units)
+        files = _source_files(wh, structure, year)
+    finally:
+        wh.dispose()
+    counts = units.groupby("indicator").size()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(units),
+        "units_by_indicator": {k: int(v) for k, v in counts.items()},
+        "source_files": dg.MetadataValue.md(files.to_markdown(index=False)),
+    })
+
+
+def _source_files(wh, structure: str, year: int) -> pd.DataFrame:
+    with wh.transaction() as conn:
+        return wh.read_frame(
+            conn, "SELECT file, export_type, sha256, rows_loaded FROM ingested_files "
+                  "WHERE structure = :s AND year = :y ORDER BY file", {"s": structure, "y": year})
+
+
+RECONCILIATION_CHECKS = [
+    dg.AssetCheckSpec(name, asset="indicator_values", blocking=True,
+                      description=(fn.__doc__ or "").strip().splitlines()[0])
+    for name, fn in reconcile.CHECKS.items()
+]
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        "indicator_values",
+        deps=[indicator_units],
+        group_name="marts",
+        kinds={"sql"},
+        description="Tous les chiffres du catalogue : totaux, lignes par commune, cellules des "
+                    "ventilations (contrat warehouse.md).",
+    )],
+    check_specs=RECONCILIATION_CHECKS,
+    partitions_def=partitions_def,
+    name="indicator_values",
+    pool="warehouse",
+)
+def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Turn the counted units into figures (config/indicators.yaml), write them, and run the
+    reconciliation checks of indicators.md on what analysts will see."""
+    structure, year = partition_of(context)
+    wh = warehouse.open()
+    try:
+        units = read_units(wh, structure, year)
+        values = indicator_values(units, structure, year, territory_of(wh, structure))
+        write_values(wh, structure, year, values)
+        files = _source_files(wh, structure, year)
+    finally:
+        wh.dispose()
+    totals = values[values["commune_insee"].isna() & values["dimension_1"].isna()]
+    yield dg.MaterializeResult(asset_key="indicator_values", metadata={
+        "dagster/row_count": len(values),
+        "totals": dg.MetadataValue.md(
+            totals[["indicator", "value"]].to_markdown(index=False)),
+        "source_files": dg.MetadataValue.md(files.to_markdown(index=False)),
+        "indicators": len(catalogue().indicators),
+    })
+    for name, check in reconcile.CHECKS.items():
+        failures = check(values)
+        yield dg.AssetCheckResult(
+            asset_key="indicator_values", check_name=name, passed=failures.empty,
+            metadata={"failing_cells": len(failures),
+                      "failures": dg.MetadataValue.md(
+                          failures.head(50).to_markdown(index=False) if len(failures)
+                          else "(aucune)")},
+        )
+
+
+@dg.asset(
+    key=["indicator_trends"],
+    deps=["indicator_values"],
+    partitions_def=partitions_def,
+    group_name="marts",
+    kinds={"sql"},
+    pool="warehouse",
+    description="Évolutions sur un an : chaque chiffre de l'année Y comparé à la même ligne en "
+                "Y-1 (variation = (Y - Y-1) / Y-1).",
+)
+def indicator_trends(context: dg.AssetExecutionContext,
+                     warehouse: WarehouseResource) -> dg.MaterializeResult:
+    structure, year = partition_of(context)
+    wh = warehouse.open()
+    try:
+        current = read_values(wh, structure, year)
+        previous = read_values(wh, structure, year - 1)
+        frame = trends(current, previous)
+        write_trends(wh, structure, year, frame)
+    finally:
+        wh.dispose()
+    if previous.empty:
+        context.log.info(f"No figures for {structure} {year - 1}: no trends for {year}.")
+    return dg.MaterializeResult(metadata={"dagster/row_count": len(frame),
+                                          "previous_year_rows": len(previous)})

@@ -1,0 +1,80 @@
+"""Staging: the rows of every export file as read (text), personal columns dropped."""
+
+
+import dagster as dg
+import pandas as pd
+
+from assets.raw import raw_exports
+from pipelines.config import export_specs, load_structure
+from pipelines.partitions import partition_of, partitions_def
+from pipelines.pseudonym import pseudonym_key
+from pipelines.publish import prepare, write_staging
+from pipelines.read import UnreadableFileError
+from pipelines.resources import DropZoneResource, WarehouseResource
+from pipelines.staging import stage_partition
+from pipelines.tables import STAGING
+
+STAGING_KEYS = {name: dg.AssetKey([STAGING, name]) for name in export_specs()}
+STAGING_SHEETS = dg.AssetKey([STAGING, "sheets"])
+
+
+@dg.multi_asset(
+    specs=[
+        *[dg.AssetSpec(key, deps=[raw_exports], group_name="staging", kinds={"sql"},
+                       description=f"Lignes de l'export « {spec.label} » telles que lues "
+                                   f"(texte), sans données personnelles, identifiant "
+                                   f"pseudonymisé.")
+          for (name, key), spec in zip(STAGING_KEYS.items(), export_specs().values(),
+                                       strict=True)],
+        dg.AssetSpec(STAGING_SHEETS, deps=[raw_exports], group_name="staging", kinds={"sql"},
+                     description="Fichiers et feuilles lus : type reconnu, ligne d'en-tête, "
+                                 "en-têtes tels qu'écrits, empreinte sha256."),
+    ],
+    partitions_def=partitions_def,
+    name="staging_exports",
+    pool="warehouse",
+)
+def staging_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                    drop_zone: DropZoneResource):
+    """Read every export file of the partition's folder into the staging schema.
+
+    A file that cannot be read fails the partition before anything is written, so the
+    warehouse keeps the partition's last good state.
+    """
+    structure, year = partition_of(context)
+    root = drop_zone.root
+    year_dir = root / structure / str(year)
+    if not year_dir.is_dir():
+        raise dg.Failure(f"{year_dir}: no such folder; drop the {year} exports of {structure} "
+                         f"there (raw/<STRUCTURE>/<YEAR>/)")
+    load_structure(root / structure)  # refuse a structure without structure.yaml, early
+    _, development_key = pseudonym_key()
+    if development_key:
+        context.log.warning("WAREHOUSE_PSEUDONYM_KEY is not set: ids are pseudonymised with "
+                            "the development key. Set it for real data.")
+    try:
+        staged = stage_partition(year_dir, root, structure, year, pd.Timestamp.now().floor("s"))
+    except UnreadableFileError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    for warning in staged.warnings:
+        context.log.warning(warning)
+    wh = warehouse.open()
+    try:
+        prepare(wh)
+        write_staging(wh, staged, structure, year)
+    finally:
+        wh.dispose()
+    files_md = dg.MetadataValue.md(staged.files[["file", "sha256", "size_bytes"]]
+                                   .to_markdown(index=False)) if not staged.files.empty else ""
+    for name, key in STAGING_KEYS.items():
+        frame = staged.tables[name]
+        yield dg.MaterializeResult(asset_key=key, metadata={
+            "dagster/row_count": len(frame),
+            "files": sorted(frame["source_file"].unique().tolist()) if len(frame) else [],
+        })
+    yield dg.MaterializeResult(asset_key=STAGING_SHEETS, metadata={
+        "dagster/row_count": len(staged.sheets),
+        "rows_read": staged.rows_read,
+        "source_files": files_md,
+        "warnings": staged.warnings,
+    })

@@ -1,0 +1,266 @@
+"""Compute stage: conformed tables -> counted units -> the figures of `indicator_values`.
+
+The counting rules are SQL (pipelines/sql/indicators.sql, one block per catalogue code) run
+in the warehouse engine; turning units into figures (totals, per-commune rows, breakdown
+cells with their zeros) is one vectorised pandas function driven by config/indicators.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from itertools import product
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import Connection
+
+from pipelines.config import CONFIG_DIR, HORS_TERRITOIRE, NON_RENSEIGNE, NON_RENSEIGNEE
+from pipelines.tables import DIMENSIONS, INDICATOR_KEY
+
+SQL_DIR = Path(__file__).parent / "sql"
+VALUE_COLUMNS = [*INDICATOR_KEY[:4], "commune", *INDICATOR_KEY[4:], "value"]
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    dimensions: tuple[str, ...]
+    by_commune: bool = False
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    label: str
+    unit: str
+    section: str
+    rule: str
+    measure: str
+    units: str
+    breakdowns: tuple[Breakdown, ...]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    indicators: tuple[Indicator, ...]
+    dimensions: dict[str, list[str] | str]
+    always_seen_plus: frozenset[str]
+    person_attributes: frozenset[str]
+    inequalities: tuple[tuple[str, str], ...]
+
+    def get(self, code: str) -> Indicator:
+        return next(i for i in self.indicators if i.code == code)
+
+
+@cache
+def catalogue(config_dir: Path = CONFIG_DIR) -> Catalogue:
+    """config/indicators.yaml, typed."""
+    raw = yaml.safe_load((config_dir / "indicators.yaml").read_text(encoding="utf-8"))
+    indicators = []
+    for entry in raw["indicators"]:
+        breakdowns = []
+        for b in entry.get("breakdowns") or []:
+            if isinstance(b, dict):
+                breakdowns.append(Breakdown(tuple(b["dimensions"]), bool(b.get("by_commune"))))
+            else:
+                breakdowns.append(Breakdown(tuple(b)))
+        indicators.append(Indicator(
+            code=entry["code"], label=entry["label"], unit=entry["unit"],
+            section=entry["section"], rule=" ".join(str(entry["rule"]).split()),
+            measure=entry["measure"], units=entry.get("units", entry["code"]),
+            breakdowns=tuple(breakdowns),
+        ))
+    return Catalogue(
+        indicators=tuple(indicators),
+        dimensions=raw["dimensions"],
+        always_seen_plus=frozenset(raw.get("always_seen_plus", [])),
+        person_attributes=frozenset(raw.get("person_attributes", [])),
+        inequalities=tuple(tuple(pair) for pair in raw.get("inequalities", [])),
+    )
+
+
+def catalogue_frame() -> pd.DataFrame:
+    """The `indicator_catalogue` table."""
+    return pd.DataFrame([
+        {"indicator": i.code, "label": i.label, "unit": i.unit, "rule": i.rule,
+         "section": i.section}
+        for i in catalogue().indicators
+    ])
+
+
+@cache
+def unit_queries() -> dict[str, str]:
+    """The named SQL blocks of indicators.sql."""
+    text = (SQL_DIR / "indicators.sql").read_text(encoding="utf-8")
+    blocks = re.split(r"^-- name: (\w+)\s*$", text, flags=re.M)
+    return {name: body.strip().rstrip(";") for name, body in zip(blocks[1::2], blocks[2::2],
+                                                                  strict=True)}
+
+
+def view_statements() -> list[str]:
+    text = (SQL_DIR / "views.sql").read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def compute_units(conn: Connection, structure: str, year: int) -> pd.DataFrame:
+    """Every indicator's counted units for a partition (the rows of marts.indicator_units)."""
+    params = {"structure": structure, "year": year,
+              "y_start": date(year, 1, 1), "y_end": date(year, 12, 31)}
+    queries = unit_queries()
+    cache_by_block: dict[str, pd.DataFrame] = {}
+    frames = []
+    for ind in catalogue().indicators:
+        if ind.units not in cache_by_block:
+            result = conn.execute(sa.text(queries[ind.units]), params)
+            cache_by_block[ind.units] = pd.DataFrame(result.fetchall(),
+                                                     columns=list(result.keys()))
+        units = cache_by_block[ind.units].copy()
+        units.insert(0, "indicator", ind.code)
+        frames.append(units)
+    units = pd.concat(frames, ignore_index=True)
+    for column in [*DIMENSIONS, "amount"]:
+        if column not in units.columns:
+            units[column] = None
+    units.insert(0, "structure", structure)
+    units.insert(1, "year", year)
+    return units[["structure", "year", "indicator", "unit_key", "young_id", "commune_insee",
+                  *DIMENSIONS, "amount"]]
+
+
+# --- from units to figures ------------------------------------------------------------------
+
+def _measure(frame: pd.DataFrame, by: list[str], measure: str) -> pd.Series:
+    """The measure over groups (`by` empty: one value)."""
+    if not by:
+        frame = frame.assign(_all=0)
+        by = ["_all"]
+    grouped = frame.groupby(by, dropna=False, observed=True)
+    if measure == "distinct_young":
+        return grouped["young_id"].nunique()
+    if measure == "rows":
+        return grouped.size()
+    if measure == "amount":
+        return grouped["amount"].sum().map(_to_decimal)
+    raise ValueError(f"unknown measure {measure!r}")
+
+
+def _to_decimal(value: object) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def categories_of(dimension: str, units: pd.DataFrame) -> list[str]:
+    """The categories a breakdown shows: the dimension's list (seen labels for open ones),
+    plus `Non renseigné` when some unit falls in it."""
+    spec = catalogue().dimensions[dimension]
+    present = [v for v in units[dimension].dropna().unique()]
+    if spec == "seen":
+        return sorted(present)
+    cats = list(spec)
+    if dimension in catalogue().always_seen_plus:
+        cats += sorted(v for v in present if v not in cats and v != NON_RENSEIGNE)
+    if NON_RENSEIGNE in present:
+        cats.append(NON_RENSEIGNE)
+    return cats
+
+
+def _zero(measure: str) -> object:
+    return Decimal("0.00") if measure == "amount" else 0
+
+
+def aggregate(ind: Indicator, units: pd.DataFrame,
+              territory: list[tuple[str, str]]) -> pd.DataFrame:
+    """Every row of `indicator_values` for one indicator of a partition (without structure
+    and year): total, per commune, breakdown cells (indicators.md, *Outputs*)."""
+    zero = _zero(ind.measure)
+    labels = dict(territory) | dict([HORS_TERRITOIRE, NON_RENSEIGNEE])
+    rows: list[dict] = []
+
+    def row(value, commune=None, d1=None, c1=None, d2=None, c2=None) -> None:
+        rows.append({"indicator": ind.code, "commune_insee": commune,
+                     "commune": labels.get(commune) if commune else None,
+                     "dimension_1": d1, "category_1": c1, "dimension_2": d2, "category_2": c2,
+                     "value": value})
+
+    total = _measure(units, [], ind.measure)
+    row(total.iloc[0] if len(total) else zero)
+
+    by_commune = _measure(units, ["commune_insee"], ind.measure)
+    extra = [c for c in (HORS_TERRITOIRE[0], NON_RENSEIGNEE[0]) if c in by_commune.index]
+    communes = [insee for insee, _ in territory] + extra
+    for insee in communes:
+        row(by_commune.get(insee, zero), commune=insee)
+
+    for b in ind.breakdowns:
+        dims = list(b.dimensions)
+        grids = [categories_of(d, units) for d in dims]
+        values = _measure(units, dims, ind.measure)
+        for cats in product(*grids):
+            key = cats if len(cats) > 1 else cats[0]
+            value = values.get(key, zero)
+            pairs = dict(zip(("d1", "d2"), dims, strict=False))
+            row(value, d1=pairs.get("d1"), c1=cats[0], d2=pairs.get("d2"),
+                c2=cats[1] if len(cats) > 1 else None)
+        if b.by_commune:
+            cells = _measure(units, ["commune_insee", *dims], ind.measure)
+            for insee in communes:
+                for cats in product(*grids):
+                    value = cells.get((insee, *cats), zero)
+                    if insee in (HORS_TERRITOIRE[0], NON_RENSEIGNEE[0]) and value == zero:
+                        continue
+                    row(value, commune=insee, d1=dims[0], c1=cats[0],
+                        d2=dims[1] if len(dims) > 1 else None,
+                        c2=cats[1] if len(cats) > 1 else None)
+    return pd.DataFrame(rows)
+
+
+def indicator_values(units: pd.DataFrame, structure: str, year: int,
+                     territory: list[tuple[str, str]]) -> pd.DataFrame:
+    """All figures of a partition from its units."""
+    by_indicator = dict(tuple(units.groupby("indicator", sort=False)))
+    frames = []
+    for ind in catalogue().indicators:
+        own = by_indicator.get(ind.code, units.iloc[0:0])
+        frames.append(aggregate(ind, own, territory))
+    values = pd.concat(frames, ignore_index=True)
+    values.insert(0, "structure", structure)
+    values.insert(1, "year", year)
+    return values[VALUE_COLUMNS]
+
+
+# --- trends ------------------------------------------------------------------------------------
+
+def trends(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """indicators.md, *Trends*: rows of Y whose same row exists for Y-1 with a non-zero value."""
+    key = [k for k in INDICATOR_KEY if k not in ("year",)]
+    cols = [*VALUE_COLUMNS, "previous_value", "change"]
+    if current.empty or previous.empty:
+        return pd.DataFrame(columns=cols)
+    prev = previous[key + ["value"]].rename(columns={"value": "previous_value"})
+    merged = _null_safe_merge(current, prev, key)
+    merged = merged[merged["previous_value"].map(lambda v: Decimal(str(v)) != 0)]
+    merged["change"] = [
+        float((Decimal(str(v)) - Decimal(str(p))) / Decimal(str(p)))
+        for v, p in zip(merged["value"], merged["previous_value"], strict=True)
+    ]
+    return merged[cols].reset_index(drop=True)
+
+
+def _null_safe_merge(left: pd.DataFrame, right: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """Inner join where nulls in the key match each other (the contract's key treats nulls
+    as values)."""
+    sentinel = "\x00null"
+    lk = left.copy()
+    rk = right.copy()
+    for k in key:
+        lk[k] = lk[k].astype(object).where(lk[k].notna(), sentinel)
+        rk[k] = rk[k].astype(object).where(rk[k].notna(), sentinel)
+    merged = lk.merge(rk, on=key, how="inner")
+    for k in key:
+        merged[k] = merged[k].where(merged[k] != sentinel, None)
+    return merged

@@ -1,0 +1,113 @@
+"""Publish stage: each layer of a partition written to the warehouse in one transaction.
+
+A reader sees a partition's old rows or its new ones, never a mix or nothing: every
+function below deletes the partition's rows and inserts the new ones inside one
+transaction (warehouse.md: "Reloading a partition replaces its rows, atomically").
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from pipelines import tables as t
+from pipelines.compute import catalogue_frame, view_statements
+from pipelines.staging import StagedPartition
+from pipelines.warehouse import Warehouse
+
+
+def prepare(warehouse: Warehouse) -> None:
+    """Tables, SQL helpers and the rules' views (idempotent)."""
+    warehouse.ensure_schema()
+    with warehouse.transaction() as conn:
+        for statement in view_statements():
+            conn.execute(sa.text(statement))
+
+
+def _partition(structure: str, year: int) -> dict[str, object]:
+    return {"structure": structure, "year": year}
+
+
+def write_staging(warehouse: Warehouse, staged: StagedPartition, structure: str,
+                  year: int) -> None:
+    where = _partition(structure, year)
+    with warehouse.transaction() as conn:
+        for name, frame in staged.tables.items():
+            warehouse.replace_rows(conn, t.staging_tables[name], frame, where)
+        warehouse.replace_rows(conn, t.sheets, staged.sheets, where)
+        warehouse.replace_rows(conn, t.raw_files, staged.files, where)
+
+
+def read_staging(warehouse: Warehouse, structure: str,
+                 year: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """A partition's staging rows, sheets and files, as written by `write_staging`."""
+    params = _partition(structure, year)
+    where = "WHERE structure = :structure AND year = :year"
+    with warehouse.transaction() as conn:
+        frames = {
+            name: warehouse.read_frame(
+                conn, f"SELECT * FROM {t.STAGING}.{name} {where} ORDER BY source_file, "
+                      f"source_sheet, source_row", params)
+            for name in t.staging_tables
+        }
+        sheets = warehouse.read_frame(conn, f"SELECT * FROM {t.STAGING}.sheets {where}", params)
+        files = warehouse.read_frame(conn, f"SELECT * FROM {t.STAGING}.raw_files {where}",
+                                     params)
+    return frames, sheets, files
+
+
+def write_conformed(warehouse: Warehouse, structure: str, year: int,
+                    conformed: dict[str, pd.DataFrame], communes: pd.DataFrame,
+                    quarantine: pd.DataFrame, ingested: pd.DataFrame) -> None:
+    where = _partition(structure, year)
+    with warehouse.transaction() as conn:
+        for name, frame in conformed.items():
+            warehouse.replace_rows(conn, t.conformed_tables[name], frame, where)
+        warehouse.replace_rows(conn, t.communes, communes, {"structure": structure})
+        warehouse.replace_rows(conn, t.quarantine, quarantine, where)
+        warehouse.replace_rows(conn, t.ingested_files, ingested, where)
+
+
+def write_units(warehouse: Warehouse, structure: str, year: int, units: pd.DataFrame) -> None:
+    with warehouse.transaction() as conn:
+        warehouse.replace_rows(conn, t.indicator_units, units, _partition(structure, year))
+
+
+def read_units(warehouse: Warehouse, structure: str, year: int) -> pd.DataFrame:
+    with warehouse.transaction() as conn:
+        return warehouse.read_frame(
+            conn, f"SELECT * FROM {t.MARTS}.indicator_units "
+                  f"WHERE structure = :structure AND year = :year",
+            _partition(structure, year))
+
+
+def write_values(warehouse: Warehouse, structure: str, year: int, values: pd.DataFrame) -> None:
+    with warehouse.transaction() as conn:
+        warehouse.replace_rows(conn, t.indicator_values, values, _partition(structure, year))
+
+
+def write_trends(warehouse: Warehouse, structure: str, year: int,
+                 trends: pd.DataFrame) -> None:
+    with warehouse.transaction() as conn:
+        warehouse.replace_rows(conn, t.indicator_trends, trends, _partition(structure, year))
+
+
+def write_catalogue(warehouse: Warehouse) -> int:
+    with warehouse.transaction() as conn:
+        conn.execute(t.indicator_catalogue.delete())
+        return warehouse.insert_frame(conn, t.indicator_catalogue, catalogue_frame())
+
+
+def read_values(warehouse: Warehouse, structure: str, year: int) -> pd.DataFrame:
+    with warehouse.transaction() as conn:
+        return warehouse.read_frame(
+            conn, "SELECT * FROM indicator_values WHERE structure = :structure AND year = :year",
+            _partition(structure, year))
+
+
+def territory_of(warehouse: Warehouse, structure: str) -> list[tuple[str, str]]:
+    with warehouse.transaction() as conn:
+        frame = warehouse.read_frame(
+            conn, f"SELECT commune_insee, commune FROM {t.CONFORMED}.communes "
+                  f"WHERE structure = :structure ORDER BY position", {"structure": structure})
+    return list(frame.itertuples(index=False, name=None))

@@ -1,0 +1,124 @@
+"""Reconciliation checks of indicators.md: figures that must add up, and the faulty cells.
+
+Each function takes a partition's `indicator_values` rows and returns the failing cells
+(an empty frame when the check passes); the asset checks put them in their metadata.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+
+from pipelines.compute import catalogue
+
+TOLERANCE = Decimal("0.005")  # amounts: to the cent
+
+
+def _dec(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: Decimal(str(v)))
+
+
+def _totals(values: pd.DataFrame) -> pd.Series:
+    plain = values[values["commune_insee"].isna() & values["dimension_1"].isna()]
+    return _dec(plain.set_index("indicator")["value"])
+
+
+def _mismatch(expected: Decimal, got: Decimal) -> bool:
+    return abs(expected - got) > TOLERANCE
+
+
+def communes_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
+    """The per-commune rows of every indicator sum to its total."""
+    totals = _totals(values)
+    per_commune = values[values["commune_insee"].notna() & values["dimension_1"].isna()]
+    sums = _dec(per_commune["value"]).groupby(per_commune["indicator"]).sum()
+    bad = [{"indicator": i, "total": str(totals[i]), "sum_of_communes": str(sums.get(i, 0))}
+           for i in totals.index if _mismatch(totals[i], sums.get(i, Decimal(0)))]
+    return pd.DataFrame(bad, columns=["indicator", "total", "sum_of_communes"])
+
+
+def _exclusive(indicator: str, dimension: str) -> bool:
+    cat = catalogue()
+    ind = cat.get(indicator)
+    if ind.measure in ("rows", "amount"):
+        return True
+    return dimension in cat.person_attributes
+
+
+def breakdowns_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
+    """Each 1-D breakdown sums to its total where categories are exclusive (each ≤ the total
+    otherwise); each 2-D breakdown sums to each of its margins; a by-commune breakdown sums,
+    over communes, to its structure-wide cell."""
+    totals = _totals(values)
+    bad: list[dict] = []
+    whole = values[values["commune_insee"].isna() & values["dimension_1"].notna()]
+    for (ind, d1, d2), cells in whole.groupby(
+            ["indicator", "dimension_1", whole["dimension_2"].fillna("")]):
+        total = totals[ind]
+        v = _dec(cells["value"])
+        if d2 == "":
+            if _exclusive(ind, d1):
+                if _mismatch(total, v.sum()):
+                    bad.append({"indicator": ind, "breakdown": d1, "cell": "(sum)",
+                                "expected": str(total), "got": str(v.sum())})
+            else:
+                for cat, value in zip(cells["category_1"], v, strict=True):
+                    if value > total + TOLERANCE:
+                        bad.append({"indicator": ind, "breakdown": d1, "cell": cat,
+                                    "expected": f"<= {total}", "got": str(value)})
+            continue
+        # 2-D: the grid's sum is the total, and each margin matches the 1-D breakdown
+        # of that dimension where the indicator publishes one.
+        if _exclusive(ind, d1) and _exclusive(ind, d2) and _mismatch(total, v.sum()):
+            bad.append({"indicator": ind, "breakdown": f"{d1} x {d2}", "cell": "(sum)",
+                        "expected": str(total), "got": str(v.sum())})
+        for dim, col in ((d1, "category_1"), (d2, "category_2")):
+            one_d = whole[(whole["indicator"] == ind) & (whole["dimension_1"] == dim)
+                          & whole["dimension_2"].isna()]
+            if one_d.empty:
+                continue
+            margin = v.groupby(cells[col]).sum()
+            for cat, expected in zip(one_d["category_1"], _dec(one_d["value"]), strict=True):
+                if _mismatch(expected, margin.get(cat, Decimal(0))):
+                    bad.append({"indicator": ind, "breakdown": f"{d1} x {d2}",
+                                "cell": f"margin {dim}={cat}", "expected": str(expected),
+                                "got": str(margin.get(cat, Decimal(0)))})
+    by_commune = values[values["commune_insee"].notna() & values["dimension_1"].notna()]
+    for (ind, d1, cat), cells in by_commune.groupby(["indicator", "dimension_1",
+                                                     "category_1"]):
+        match = whole[(whole["indicator"] == ind) & (whole["dimension_1"] == d1)
+                      & (whole["category_1"] == cat) & whole["dimension_2"].isna()]
+        if match.empty:
+            continue
+        expected = _dec(match["value"]).iloc[0]
+        got = _dec(cells["value"]).sum()
+        if _mismatch(expected, got):
+            bad.append({"indicator": ind, "breakdown": f"commune x {d1}", "cell": cat,
+                        "expected": str(expected), "got": str(got)})
+    return pd.DataFrame(bad, columns=["indicator", "breakdown", "cell", "expected", "got"])
+
+
+def inequalities_hold(values: pd.DataFrame) -> pd.DataFrame:
+    """interviews ≤ contacts, youth_interviewed ≤ youth_in_contact, ... (totals and
+    per-commune rows)."""
+    plain = values[values["dimension_1"].isna()].copy()
+    plain["where"] = plain["commune_insee"].fillna("total")
+    table = plain.pivot_table(index="where", columns="indicator", values="value",
+                              aggfunc="first")
+    bad = []
+    for left, right in catalogue().inequalities:
+        if left not in table or right not in table:
+            continue
+        for where, lv, rv in zip(table.index, table[left], table[right], strict=True):
+            if pd.notna(lv) and pd.notna(rv) and Decimal(str(lv)) > Decimal(str(rv)):
+                bad.append({"rule": f"{left} <= {right}", "where": where,
+                            "left": str(lv), "right": str(rv)})
+    return pd.DataFrame(bad, columns=["rule", "where", "left", "right"])
+
+
+CHECKS = {
+    "communes_sum_to_total": communes_sum_to_total,
+    "breakdowns_sum_to_total": breakdowns_sum_to_total,
+    "inequalities_hold": inequalities_hold,
+}

@@ -1,0 +1,50 @@
+"""Dagster resources: the warehouse and the drop zone, configured from the environment."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.config import PROJECT_ROOT
+from pipelines.warehouse import Warehouse, resolve_url
+
+DEFAULT_RAW_DIR = PROJECT_ROOT / "raw"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse, reached through one SQLAlchemy URL (default: the embedded DuckDB file,
+    or $WAREHOUSE_URL)."""
+
+    url: str | None = None
+
+    def open(self) -> Warehouse:
+        return Warehouse(resolve_url(self.url))
+
+
+class DropZoneResource(dg.ConfigurableResource):
+    """The drop zone `raw/<STRUCTURE>/<YEAR>/` and the day of the run (dates after it are
+    invalid; tests pin it)."""
+
+    raw_dir: str | None = None
+    run_date: str | None = None  # ISO date; default: today
+
+    @property
+    def root(self) -> Path:
+        return Path(self.raw_dir or os.environ.get("OBSERVATOIRE_RAW_DIR") or DEFAULT_RAW_DIR)
+
+    @property
+    def today(self) -> date:
+        text = self.run_date or os.environ.get("OBSERVATOIRE_RUN_DATE")
+        return date.fromisoformat(text) if text else date.today()
+
+
+def default_resources(url: str | None = None, raw_dir: str | Path | None = None,
+                      run_date: str | None = None) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(url=url),
+        "drop_zone": DropZoneResource(raw_dir=str(raw_dir) if raw_dir else None,
+                                      run_date=run_date),
+    }

@@ -1,0 +1,114 @@
+"""Read stage, second half: the sheets read from a partition folder -> staging rows.
+
+Staging keeps the rows as read (text), minus the personal columns (dropped by the reader),
+with the young person's id already replaced by its keyed pseudonym, so no raw id ever
+reaches the warehouse. It also records the files seen (sha256) and each typed sheet's
+header as written, for the quarantine's messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.cells import parse_id
+from pipelines.config import export_specs
+from pipelines.pseudonym import pseudonymise
+from pipelines.read import ExportSheet, list_export_files, read_export_file
+from pipelines.tables import staging_tables
+
+
+@dataclass
+class StagedPartition:
+    """Everything the staging layer stores for one partition."""
+
+    tables: dict[str, pd.DataFrame]      # export type -> staging rows
+    sheets: pd.DataFrame                 # staging.sheets
+    files: pd.DataFrame                  # staging.raw_files
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return int(self.sheets["rows_read"].sum()) if not self.sheets.empty else 0
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _relative(path: Path, raw_root: Path) -> str:
+    return path.resolve().relative_to(raw_root.resolve()).as_posix()
+
+
+def stage_sheet(sheet: ExportSheet, structure: str) -> pd.DataFrame:
+    """One sheet's rows in the staging table's shape."""
+    table = staging_tables[sheet.export_type]
+    frame = sheet.frame
+    out = pd.DataFrame(index=frame.index)
+    out["structure"] = structure
+    out["source_file"] = sheet.file
+    out["source_sheet"] = sheet.sheet
+    out["source_row"] = frame["_row"].astype(int)
+    for column in table.columns:
+        name = column.name
+        if name in ("structure", "year", "source_file", "source_sheet", "source_row"):
+            continue
+        out[name] = frame[name] if name in frame.columns else None
+    if "young_id" in out:
+        out["young_id"] = pseudonymise(structure, parse_id(out["young_id"]))
+    return out
+
+
+def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
+                    seen_at: pd.Timestamp) -> StagedPartition:
+    """Read every export file of `raw/<structure>/<year>/` into staging frames.
+
+    Raises `UnreadableFileError` for a file that cannot be read: the caller then writes
+    nothing, so the partition keeps its last good state.
+    """
+    files, warnings = list_export_files(year_dir)
+    by_type: dict[str, list[pd.DataFrame]] = {name: [] for name in export_specs()}
+    sheet_rows, file_rows = [], []
+    for path in files:
+        result = read_export_file(path, raw_root)
+        warnings.extend(result.warnings)
+        for sheet in result.sheets:
+            by_type[sheet.export_type].append(stage_sheet(sheet, structure))
+            sheet_rows.append({
+                "structure": structure, "year": year, "file": sheet.file, "sheet": sheet.sheet,
+                "export_type": sheet.export_type, "header_row": sheet.header_row,
+                "rows_read": sheet.rows_read,
+                "headers": json.dumps(sheet.headers, ensure_ascii=False),
+            })
+        file_rows.append({"structure": structure, "year": year,
+                          "file": _relative(path, raw_root), "sha256": sha256_of(path),
+                          "size_bytes": path.stat().st_size, "status": "read", "note": None,
+                          "seen_at": seen_at})
+    tables = {}
+    for name, frames in by_type.items():
+        cols = [c.name for c in staging_tables[name].columns]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+        frame["year"] = year
+        tables[name] = frame[cols]
+    sheets = pd.DataFrame(sheet_rows, columns=["structure", "year", "file", "sheet",
+                                               "export_type", "header_row", "rows_read",
+                                               "headers"])
+    files_frame = pd.DataFrame(file_rows, columns=["structure", "year", "file", "sha256",
+                                                   "size_bytes", "status", "note", "seen_at"])
+    return StagedPartition(tables=tables, sheets=sheets, files=files_frame, warnings=warnings)
+
+
+def headers_by_sheet(sheets: pd.DataFrame) -> dict[tuple[str, str | None], dict[str, str]]:
+    """(file, sheet) -> canonical column -> header as written, from staging.sheets."""
+    out = {}
+    for file, sheet, headers in sheets[["file", "sheet", "headers"]].itertuples(index=False):
+        out[(file, None if pd.isna(sheet) else sheet)] = json.loads(headers)
+    return out

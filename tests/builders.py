@@ -1,0 +1,56 @@
+"""Helpers for tests: write real export workbooks and drop zones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import openpyxl
+import yaml
+
+TERRITORY = [
+    {"insee": "59368", "name": "La Madeleine"},
+    {"insee": "59328", "name": "Lambersart"},
+    {"insee": "59378", "name": "Marcq-en-Barœul"},
+]
+
+JEUNES_HEADERS = ["Identifiant jeune", "Nom", "Prénom", "Sexe", "Date de naissance", "Commune",
+                  "QPV", "Niveau de qualification", "Date de premier accueil", "RQTH",
+                  "Permis B", "Hébergement", "Téléphone", "E-mail"]
+
+
+def write_xlsx(path: Path, headers: Sequence[str], rows: Sequence[Sequence[object]],
+               title_lines: Sequence[str] = (), sheet: str = "Export",
+               total_line: bool = False) -> Path:
+    """A workbook with optional title lines above the header and a Total line below."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    for line in title_lines:
+        ws.append([line])
+    ws.append(list(headers))
+    for row in rows:
+        ws.append(list(row))
+    if total_line:
+        ws.append([f"Total : {len(rows)}"])
+    wb.save(path)
+    return path
+
+
+def write_structure(raw: Path, code: str = "TST", territory: list[dict] | None = None,
+                    name: str = "Mission Locale de Test") -> Path:
+    folder = raw / code
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "structure.yaml").write_text(
+        yaml.safe_dump({"name": name, "territory": territory or TERRITORY},
+                       allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return folder
+
+
+def young(id_: str, sex: str = "F", birth: str = "15/03/2004", commune: str = "Lambersart",
+          qpv: str | None = None, level: str = "Niveau 4", first: str | None = "10/02/2025",
+          rqth: str = "Non", licence: str = "Oui", housing: str = "Chez les parents") -> list:
+    """One `jeunes` row in JEUNES_HEADERS order, with fake personal data."""
+    return [id_, "TESTNOM", "Prénom", sex, birth, commune, qpv, level, first, rqth, licence,
+            housing, "06 00 00 00 00", f"jeune{id_}@example.invalid"]
