@@ -130,7 +130,8 @@ class CodeList:
 
     def categorise(self, series: pd.Series) -> pd.Series:
         """Categories of a text column: None for empty, INVALID for unknown values."""
-        return _on_distinct(series, lambda v: self.match(v) or INVALID).astype(object)
+        parsed = _on_distinct(series, lambda v: self.match(v) or INVALID).astype(object)
+        return parsed.where(parsed.notna(), None)
 
 
 def code_list(name: str) -> CodeList:
@@ -150,7 +151,8 @@ def parse_yes_no(series: pd.Series) -> pd.Series:
     """True/False for the listed spellings, None for empty, INVALID otherwise (exact match)."""
     spellings = code_lists()["yes_no"]
     table = {fold(v): True for v in spellings["yes"]} | {fold(v): False for v in spellings["no"]}
-    return _on_distinct(series, lambda v: table.get(fold(v), INVALID)).astype(object)
+    parsed = _on_distinct(series, lambda v: table.get(fold(v), INVALID)).astype(object)
+    return parsed.where(parsed.notna(), None)
 
 
 def most_frequent_spelling(series: pd.Series) -> pd.Series:

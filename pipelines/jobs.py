@@ -2,13 +2,10 @@
 
 import dagster as dg
 
-from pipelines.partitions import partitions_def
-
 # Every partitioned asset, raw files to trends (the catalogue is not partitioned).
 ingest_job = dg.define_asset_job(
     name="ingest_partition",
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets("indicator_catalogue"),
-    partitions_def=partitions_def,
     description="Lit, valide et conforme les exports d'une structure pour une année, puis "
                 "calcule ses indicateurs et leurs évolutions.",
 )

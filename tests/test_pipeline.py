@@ -1,0 +1,235 @@
+"""End to end through the Dagster assets: staging, conformed, quarantine, ingested_files,
+personal data, atomic reloads — on DuckDB and on PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
+from tests.conftest import query
+
+EVENT_HEADERS = ["N° dossier", "Date", "Nature du contact", "Statut", "Conseiller"]
+SITUATION_HEADERS = ["Identifiant jeune", "Catégorie", "Nature", "Date de début", "Date de fin",
+                     "Secteur", "État", "Mise en œuvre par la ML", "Niveau préparé"]
+AID_HEADERS = ["Identifiant jeune", "Référence de l'aide", "Type d'aide", "Date", "Montant",
+               "Statut", "Objet"]
+
+
+def drop_zone(raw: Path) -> Path:
+    """A small partition TST/2025 exercising every rejection reason of exports.md."""
+    write_structure(raw)
+    d = raw / "TST" / "2025"
+    write_xlsx(d / "jeunes.xlsx", JEUNES_HEADERS, [
+        young("1001"),                                              # row 4
+        young("1002", sex="H", commune="MARCQ EN BAROEUL", qpv="Briqueterie", level="CAP"),
+        young("1003", commune="Lille", first=None),                 # outside the territory
+        young("1003", commune="Lille", first=None),                 # read twice: merged
+        young("1004", sex="X"),                                     # unknown sex: kept
+        young("1005", sex="F"), young("1005", sex="H"),             # conflicting: rejected
+        young(None),                                                # empty id: rejected
+    ], title_lines=["Extraction du 06/01/2026 – ML TST", ""], total_line=True)
+    write_xlsx(d / "evenements.xlsx", EVENT_HEADERS, [
+        ["1001", "31/12/2025", "Entretien individuel - suivi", None, "Mme Conseillère"],  # 2
+        ["1001", "01/01/2025", "SMS", None, "x"],
+        ["1002", "2025-06-01", "Visio", None, "y"],                 # unknown event type
+        ["1002", "2025-06-02", "Atelier", "Absent", "y"],           # kept, not a contact
+        ["9999", "2025-06-02", "SMS", None, "y"],                   # unknown young person
+        ["1002", "2024-12-31", "SMS", None, "y"],                   # outside the year
+        ["1002", "2027-01-01", "SMS", None, "y"],                   # after the run day
+        ["1002", "1989-12-31", "SMS", None, "y"],                   # before 1990
+        ["1002", "bientôt", "SMS", None, "y"],                      # not a date
+        ["1002", None, "SMS", None, "y"],                           # empty required date
+        ["1002", "2025-03-03", "SMS", "Peut-être", "y"],            # status not listed
+        ["1005", "2025-03-03", "SMS", None, "y"],                   # its young person rejected
+    ])
+    write_xlsx(d / "situations.xlsx", SITUATION_HEADERS, [
+        ["1001", "Emploi", "CDI", "01/03/2025", None, "N", None, None, None],            # 2
+        ["1002", "Emploi", "PEC", "01/04/2025", "01/10/2025", "K", "En cours", "Oui", None],
+        ["1002", "Emploi", "CDD", "01/04/2025", "01/03/2025", "K", None, None, None],   # end<start
+        ["1001", "Alternance", "Contrat d'apprentissage", "01/09/2024", None, "D", None, None,
+         "Niveau 4"],
+        ["1002", "Emploi", "Stage", "01/04/2025", None, None, None, None, None],        # nature
+        ["1002", "Emploi", "CDD", "01/04/2023", "31/12/2024", None, None, None, None],  # not 2025
+        ["1002", "Emploi", "CDD", "01/04/2025", None, None, None, "Peut-être", None],   # yes/no
+        ["1002", "Emploi", "CDD", "01/05/2025", "nope", None, None, None, None],        # bad end
+        ["1002", "Emploi", "CDD", "01/06/2025", None, "Z", None, None, None],           # Secteur Z
+        ["1002", "Scolarité", None, "01/09/2025", None, None, None, None, None],        # kept
+    ])
+    write_xlsx(d / "aides.xlsx", AID_HEADERS, [
+        ["1001", "A-1", "Allocation CEJ", "01/03/2025", "1 234,56 €", "Payé", "loyer"],  # 2
+        ["1002", "A-2", "FAJ", "2025-04-01", "-5", None, None],            # negative
+        ["1002", "A-3", "FAJ", "2025-04-01", "100,10", "Refusé", None],    # kept, not counted
+        ["1002", "A-4", "FAJ", "2025-04-02", "NC", None, None],            # not a number
+        ["1002", "A-5", "FAJ", "2025-04-02", "10", None, None],
+        ["1002", "A-5", "FAJ", "2025-04-02", "10", None, None],            # repeat: merged
+        ["1002", "A-6", "FAJ", "2025-04-02", "10", None, None],
+        ["1002", "A-6", "FAJ", "2025-04-03", "10", None, None],            # conflicting id
+        ["1002", "A-7", "Aide au permis", "2025-04-03", "300", "Accordé", None],  # other type
+    ])
+    return raw
+
+
+@pytest.fixture
+def loaded(tmp_path, warehouse_url, run):
+    raw = drop_zone(tmp_path / "raw")
+    summary = run(raw, warehouse_url)
+    assert not summary.failed, summary.failed
+    return warehouse_url, raw
+
+
+def _quarantine(url: str) -> list[dict]:
+    return query(url, "SELECT file, sheet, row_number, export_type, \"column\", value, reason "
+                      "FROM quarantine ORDER BY file, row_number, \"column\"")
+
+
+def test_every_rejection_reason_goes_to_quarantine_with_file_row_column(loaded):
+    url, _ = loaded
+    rows: dict[tuple, dict] = {}
+    for r in _quarantine(url):  # a cell with two faults has two reasons
+        key = (r["file"].split("/")[-1], r["row_number"], r["column"])
+        if key in rows:
+            rows[key]["reason"] += " | " + r["reason"]
+        else:
+            rows[key] = r
+    expected = {
+        ("jeunes.xlsx", 9, "Identifiant jeune"): "several rows with different values",
+        ("jeunes.xlsx", 10, "Identifiant jeune"): "several rows with different values",
+        ("jeunes.xlsx", 11, "Identifiant jeune"): "is empty on this row but is required",
+        ("evenements.xlsx", 4, "Nature du contact"): "unknown event type 'Visio'",
+        ("evenements.xlsx", 6, "N° dossier"): "not among the valid rows of the `jeunes`",
+        ("evenements.xlsx", 7, "Date"): "is not in 2025",
+        ("evenements.xlsx", 8, "Date"): "after the day of the run",
+        ("evenements.xlsx", 9, "Date"): "before 1990-01-01",
+        ("evenements.xlsx", 10, "Date"): "'bientôt' in column Date is not a date",
+        ("evenements.xlsx", 11, "Date"): "is empty on this row but is required",
+        ("evenements.xlsx", 12, "Statut"): "event status 'Peut-être'",
+        ("evenements.xlsx", 13, "N° dossier"): "not among the valid rows of the `jeunes`",
+        ("situations.xlsx", 4, "Date de fin"): "is before the start date",
+        ("situations.xlsx", 6, "Nature"): "unknown situation nature for this category 'Stage'",
+        ("situations.xlsx", 7, "Date de début"): "does not overlap 2025",
+        ("situations.xlsx", 8, "Mise en œuvre par la ML"): "not a yes/no value",
+        ("situations.xlsx", 9, "Date de fin"): "'nope' in column Date de fin is not a date",
+        ("aides.xlsx", 3, "Montant"): "is negative",
+        ("aides.xlsx", 5, "Montant"): "'NC' in column Montant is not a number",
+        ("aides.xlsx", 8, "Référence de l'aide"): "several rows with different values",
+        ("aides.xlsx", 9, "Référence de l'aide"): "several rows with different values",
+    }
+    for key, fragment in expected.items():
+        assert key in rows, f"missing quarantine row {key}"
+        assert fragment in rows[key]["reason"], (key, rows[key]["reason"])
+    assert set(rows) == set(expected)
+    # the young person's id is personal data: never shown in the quarantine
+    assert all(r["value"] is None for r in rows.values()
+               if r["column"] in ("Identifiant jeune", "N° dossier"))
+    assert {r["sheet"] for r in rows.values()} == {"Export"}
+
+
+def test_every_row_read_is_loaded_rejected_or_merged(loaded):
+    url, _ = loaded
+    files = {r["file"].split("/")[-1]: r for r in query(url, "SELECT * FROM ingested_files")}
+    assert {f: (r["rows_read"], r["rows_loaded"], r["rows_rejected"]) for f, r in files.items()} \
+        == {"jeunes.xlsx": (8, 4, 3), "evenements.xlsx": (12, 3, 9),
+            "situations.xlsx": (10, 5, 5), "aides.xlsx": (9, 4, 4)}
+    # aides: 9 read = 4 loaded + 4 rejected + 1 repeat merged; jeunes: 1 repeat merged
+    assert all(len(r["sha256"]) == 64 for r in files.values())
+
+
+def test_conformed_tables_hold_clean_typed_values(loaded):
+    url, _ = loaded
+    youth = {r["commune_as_typed"] + "/" + r["sex"]: r for r in query(
+        url, "SELECT * FROM conformed.jeunes ORDER BY source_row")}
+    assert len(youth) == 4
+    marcq = youth["MARCQ EN BAROEUL/Hommes"]
+    assert (marcq["commune_insee"], marcq["commune"], marcq["qpv"], marcq["qualification"]) == \
+        ("59378", "Marcq-en-Barœul", "Briqueterie", "BEP/CAP")
+    assert youth["Lille/Femmes"]["commune_insee"] == "99999"
+    assert youth["Lille/Femmes"]["commune"] == "Hors territoire"
+    assert youth["Lambersart/Non renseigné"]["housing"] == "Logement parents"
+    events = query(url, "SELECT contact_type, is_interview, is_contact, status "
+                        "FROM conformed.evenements ORDER BY source_row")
+    assert [(e["contact_type"], e["is_interview"], e["is_contact"]) for e in events] == [
+        ("Entretien", True, True), ("SMS", False, True), ("Entretien", True, False)]
+    situations = query(url, "SELECT category, nature, detail, is_pec, rome_domain, "
+                            "prepared_level FROM conformed.situations ORDER BY source_row")
+    assert [(s["category"], s["detail"]) for s in situations] == [
+        ("Emploi", "CDI"), ("Emploi", "CUI"), ("Alternance", "Alternance"), ("Emploi", "CDD"),
+        ("Formation", "Formation initiale")]
+    assert situations[1]["is_pec"] is True
+    assert situations[3]["rome_domain"] == "Non renseigné"   # unknown optional code: kept
+    assert situations[2]["prepared_level"] == "BAC"
+    aids = query(url, "SELECT aid_type, amount, is_granted FROM conformed.aides "
+                      "ORDER BY source_row")
+    assert [(a["aid_type"], float(a["amount"]), a["is_granted"]) for a in aids] == [
+        ("Allocation CEJ", 1234.56, True), ("FAJ", 100.10, False), ("FAJ", 10.0, True),
+        ("Aide au permis", 300.0, True)]
+    communes = query(url, "SELECT commune FROM conformed.communes ORDER BY position")
+    assert [c["commune"] for c in communes] == ["La Madeleine", "Lambersart", "Marcq-en-Barœul"]
+
+
+def test_no_personal_data_in_any_table(loaded):
+    url, _ = loaded
+    from pipelines import tables as t
+
+    forbidden = ["TESTNOM", "Prénom", "06 00 00 00 00", "example.invalid", "Mme Conseillère",
+                 "loyer", "1001", "1002", "1003", "1004"]
+    for table in t.metadata.sorted_tables:
+        name = f"{table.schema}.{table.name}" if table.schema else table.name
+        for row in query(url, f"SELECT * FROM {name}"):
+            for value in row.values():
+                text = str(value)
+                hits = [f for f in forbidden if f == text or (len(f) > 5 and f in text)]
+                assert not hits, f"{name} holds personal data {hits}: {row}"
+    ids = {r["young_id"] for r in query(url, "SELECT young_id FROM conformed.jeunes")}
+    assert all(len(i) == 64 for i in ids)  # HMAC-SHA256 hex
+
+
+def test_pseudonyms_are_keyed(tmp_path, duckdb_url, run, monkeypatch):
+    from pipelines.pseudonym import KEY_VARIABLE
+
+    raw = drop_zone(tmp_path / "raw")
+    run(raw, duckdb_url)
+    first = {r["young_id"] for r in query(duckdb_url, "SELECT young_id FROM conformed.jeunes")}
+    monkeypatch.setenv(KEY_VARIABLE, "another-key")
+    run(raw, duckdb_url)
+    second = {r["young_id"] for r in query(duckdb_url, "SELECT young_id FROM conformed.jeunes")}
+    assert len(first) == len(second) == 4 and not first & second
+
+
+def test_a_broken_file_keeps_the_partitions_last_good_state(loaded, run):
+    url, raw = loaded
+    before = query(url, "SELECT indicator, value FROM indicator_values ORDER BY indicator, "
+                        "commune_insee, category_1")
+    staged_before = query(url, "SELECT count(*) AS n FROM staging.evenements")[0]["n"]
+    # a re-export that would change the figures, next to a corrupt file
+    write_xlsx(raw / "TST" / "2025" / "evenements.xlsx", EVENT_HEADERS,
+               [["1001", "02/02/2025", "SMS", None, "x"]])
+    (raw / "TST" / "2025" / "aides-corrompu.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    summary = run(raw, url)
+    assert len(summary.failed) == 1
+    assert "aides-corrompu.xlsx" in summary.failed[0].error
+    assert query(url, "SELECT indicator, value FROM indicator_values ORDER BY indicator, "
+                      "commune_insee, category_1") == before
+    assert query(url, "SELECT count(*) AS n FROM staging.evenements")[0]["n"] == staged_before
+
+
+def test_reloading_replaces_the_partition(loaded, run):
+    url, raw = loaded
+    write_xlsx(raw / "TST" / "2025" / "evenements.xlsx", EVENT_HEADERS,
+               [["1001", "02/02/2025", "SMS", None, "x"]])
+    assert not run(raw, url).failed
+    assert query(url, "SELECT value FROM indicator_values WHERE indicator = 'contacts' "
+                      "AND commune_insee IS NULL AND dimension_1 IS NULL")[0]["value"] == 1
+    assert query(url, "SELECT count(*) AS n FROM quarantine WHERE export_type = 'evenements'"
+                 )[0]["n"] == 0
+    assert query(url, "SELECT count(*) AS n FROM ingested_files")[0]["n"] == 4
+
+
+def test_structure_without_structure_yaml_is_refused(tmp_path, duckdb_url, run):
+    raw = tmp_path / "raw"
+    write_xlsx(raw / "NEW" / "2025" / "jeunes.xlsx", JEUNES_HEADERS, [young("1")])
+    summary = run(raw, duckdb_url)
+    assert len(summary.failed) == 1
+    assert "structure.yaml" in summary.failed[0].error
+    assert "territory" in summary.failed[0].error
