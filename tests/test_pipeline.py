@@ -68,6 +68,15 @@ def drop_zone(raw: Path) -> Path:
         ["1002", "A-6", "FAJ", "2025-04-03", "10", None, None],            # conflicting id
         ["1002", "A-7", "Aide au permis", "2025-04-03", "300", "Accordé", None],  # other type
     ])
+    write_xlsx(d / "suivi.xlsx", ["Identifiant jeune", "Programme", "Date entrée", "Date sortie",
+                                  "Motif de sortie"],
+               [["1001", "Contrat d'Engagement Jeune", "01/02/2025", "30/06/2025", "Emploi"],
+                ["1002", "pacea", "15/01/2025", None, None],
+                ["1002", "Dispositif local", "15/01/2025", None, None]], sheet="Dispositifs")
+    write_xlsx(d / "propositions.csv.xlsx", ["Identifiant jeune", "Date proposition", "Domaine",
+                                             "Statut", "Libellé"],
+               [["1001", "02/02/2025", "Loisirs, sport, culture", "Réalisé", "Club"],
+                ["1002", "03/02/2025", "Orientation", None, None]])
     return raw
 
 
@@ -131,7 +140,8 @@ def test_every_row_read_is_loaded_rejected_or_merged(loaded):
     files = {r["file"].split("/")[-1]: r for r in query(url, "SELECT * FROM ingested_files")}
     assert {f: (r["rows_read"], r["rows_loaded"], r["rows_rejected"]) for f, r in files.items()} \
         == {"jeunes.xlsx": (8, 4, 3), "evenements.xlsx": (12, 3, 9),
-            "situations.xlsx": (10, 5, 5), "aides.xlsx": (9, 4, 4)}
+            "situations.xlsx": (10, 5, 5), "aides.xlsx": (9, 4, 4),
+            "suivi.xlsx": (3, 3, 0), "propositions.csv.xlsx": (2, 2, 0)}
     # aides: 9 read = 4 loaded + 4 rejected + 1 repeat merged; jeunes: 1 repeat merged
     assert all(len(r["sha256"]) == 64 for r in files.values())
 
@@ -164,6 +174,16 @@ def test_conformed_tables_hold_clean_typed_values(loaded):
     assert [(a["aid_type"], float(a["amount"]), a["is_granted"]) for a in aids] == [
         ("Allocation CEJ", 1234.56, True), ("FAJ", 100.10, False), ("FAJ", 10.0, True),
         ("Aide au permis", 300.0, True)]
+    programmes = query(url, "SELECT programme, entry_date, exit_date, exit_reason "
+                            "FROM conformed.dispositifs ORDER BY source_row")
+    assert [(p["programme"], str(p["entry_date"]), p["exit_reason"]) for p in programmes] == [
+        ("CEJ", "2025-02-01", "Emploi"), ("PACEA", "2025-01-15", None),
+        ("Dispositif local", "2025-01-15", None)]
+    proposals = query(url, "SELECT theme, theme_as_typed, state, action_label "
+                           "FROM conformed.propositions ORDER BY source_row")
+    assert [(p["theme"], p["state"]) for p in proposals] == [
+        ("Insertion sociale", "Réalisé"), ("Projet professionnel / Orientation", None)]
+    assert proposals[0]["theme_as_typed"] == "Loisirs, sport, culture"
     communes = query(url, "SELECT commune FROM conformed.communes ORDER BY position")
     assert [c["commune"] for c in communes] == ["La Madeleine", "Lambersart", "Marcq-en-Barœul"]
 
@@ -223,7 +243,7 @@ def test_reloading_replaces_the_partition(loaded, run):
                       "AND commune_insee IS NULL AND dimension_1 IS NULL")[0]["value"] == 1
     assert query(url, "SELECT count(*) AS n FROM quarantine WHERE export_type = 'evenements'"
                  )[0]["n"] == 0
-    assert query(url, "SELECT count(*) AS n FROM ingested_files")[0]["n"] == 4
+    assert query(url, "SELECT count(*) AS n FROM ingested_files")[0]["n"] == 6
 
 
 def test_structure_without_structure_yaml_is_refused(tmp_path, duckdb_url, run):
