@@ -4,13 +4,20 @@ SQLAlchemy owns connections, DDL and transactions. Bulk rows go through each eng
 native path, measured here (shared/notes/measurements.md, 500 k rows): DuckDB insert from a
 registered DataFrame 911 k rows/s against 6.4 k for `to_sql`; PostgreSQL COPY 94 k rows/s
 against 28 k for `to_sql`.
+
+Working and published (docs/operations.md). A DuckDB file held open by anyone, even
+read-only, stops writers, so for a DuckDB URL `<dir>/<name>.duckdb` the pipeline writes its
+own working file `<dir>/work/<name>.duckdb` and, once a partition passed its blocking checks,
+publishes it by copy + atomic rename onto `<dir>/<name>.duckdb`, the file analysts (and the
+URL's user) read. A PostgreSQL URL is its own working and published database.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +30,7 @@ from pipelines.tables import SCHEMAS, metadata
 
 DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "warehouse" / "observatoire.duckdb"
 DEFAULT_URL = f"duckdb:///{DEFAULT_WAREHOUSE_PATH}"
+WORK_FOLDER = "work"  # beside the published DuckDB file: the pipeline's working copy
 
 # SQL helpers the counting rules call, the same name on both engines.
 _AGE_SQL = {
@@ -54,20 +62,93 @@ _AGE_SQL = {
 
 
 def resolve_url(url: str | None = None) -> str:
-    """The warehouse URL: argument, else $WAREHOUSE_URL, else the embedded DuckDB file."""
+    """The warehouse URL: argument, else $WAREHOUSE_URL, else the embedded DuckDB file.
+    It names what analysts read (the published database)."""
     return url or os.environ.get("WAREHOUSE_URL") or DEFAULT_URL
 
 
+def _duckdb_file(url: str) -> Path | None:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "duckdb" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def published_path(url: str | None = None) -> Path | None:
+    """The DuckDB file analysts read for this URL; None for a server or in-memory database."""
+    return _duckdb_file(resolve_url(url))
+
+
+def working_url(url: str | None = None) -> str:
+    """Where the pipeline writes for this URL: `<dir>/work/<name>.duckdb` for a DuckDB file
+    `<dir>/<name>.duckdb` (same file name, so the same catalog name), the URL itself
+    otherwise."""
+    url = resolve_url(url)
+    path = _duckdb_file(url)
+    if path is None:
+        return url
+    return sa.make_url(url).set(database=str(path.parent / WORK_FOLDER / path.name)) \
+        .render_as_string(hide_password=False)
+
+
+def read_published(url: str | None, table: str, sql: str,
+                   params: dict | None = None) -> pd.DataFrame | None:
+    """A query on what analysts see, without ever taking a writer's lock (a DuckDB file is
+    opened read-only); None when `table` has not been published yet."""
+    url = resolve_url(url)
+    path = _duckdb_file(url)
+    if path is not None and not path.exists():
+        return None
+    engine = sa.create_engine(url, connect_args={"read_only": True} if path else {})
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(table):
+                return None
+            result = conn.execute(sa.text(sql), params or {})
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    finally:
+        engine.dispose()
+
+
 class Warehouse:
-    """A warehouse reached through one SQLAlchemy URL."""
+    """The pipeline's side of a warehouse URL: it writes the working database and publishes
+    it (`publish`); `published_url` is the URL it was given, what analysts read."""
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = resolve_url(url)
-        if self.url.startswith("duckdb:///"):
-            path = self.url.removeprefix("duckdb:///")
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.published_url = resolve_url(url)
+        self.url = working_url(self.published_url)
+        work, published = _duckdb_file(self.url), _duckdb_file(self.published_url)
+        if work is not None:
+            work.parent.mkdir(parents=True, exist_ok=True)
+            if not work.exists() and published.exists():
+                # A warehouse published before the working copy existed: start from it.
+                for suffix in (".wal", ""):  # the write-ahead log, if any, before the file
+                    if (source := published.with_name(published.name + suffix)).exists():
+                        shutil.copyfile(source, work.with_name(work.name + suffix))
         self.engine: Engine = sa.create_engine(self.url)
+
+    def publish(self) -> Path | None:
+        """Copy the working DuckDB file onto the published one: checkpoint, close, copy to a
+        temporary file beside the target, `os.replace` (atomic). A reader's open connection
+        keeps the file it opened; the next connection sees the new figures. Returns the
+        published path; None when the URL is its own published database (PostgreSQL:
+        readers already see each committed partition)."""
+        source, target = _duckdb_file(self.url), _duckdb_file(self.published_url)
+        if source is None or target is None or source == target:
+            return None
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("CHECKPOINT"))
+        self.engine.dispose()  # the last connection closes the file: nothing left in a WAL
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(source, temporary)
+            with temporary.open("rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return target
 
     @property
     def dialect(self) -> str:
@@ -114,11 +195,12 @@ class Warehouse:
         raw = conn.connection.dbapi_connection
         if self.dialect == "duckdb":
             view = "_observatoire_insert"
-            raw.register(view, data)
+            raw.register(view, _decimals_as_text(data, table))
             try:
                 raw.execute(f"INSERT INTO {name} ({quoted}) SELECT {quoted} FROM {view}")
             finally:
-                raw.unregister(view)
+                with suppress(Exception):  # never hide the insert's own error
+                    raw.unregister(view)
         elif self.dialect == "postgresql":
             records = data.astype(object).where(data.notna(), None)
             with raw.cursor() as cur, cur.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy:
@@ -128,6 +210,20 @@ class Warehouse:
             conn.execute(table.insert(), data.astype(object).where(data.notna(), None)
                          .to_dict("records"))
         return len(data)
+
+
+def _decimals_as_text(data: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """Exact amounts (Decimal objects) as text: DuckDB would infer a DECIMAL type from the
+    first values and fail on wider ones; text casts exactly into NUMERIC(16, 2) on insert."""
+    numeric = [c.name for c in table.columns
+               if isinstance(c.type, sa.Numeric) and not isinstance(c.type, sa.Float)
+               and c.name in data.columns and data[c.name].dtype == object]
+    if not numeric:
+        return data
+    data = data.copy()
+    for column in numeric:
+        data[column] = data[column].map(lambda v: None if v is None or pd.isna(v) else str(v))
+    return data
 
 
 def _plain(value: object) -> object:
