@@ -25,4 +25,4 @@ lint: setup
 	$(BIN)/ruff check .
 
 clean-demo:
-	rm -rf raw/MNO warehouse/observatoire.duckdb
+	rm -rf raw/MNO warehouse/observatoire.duckdb warehouse/work

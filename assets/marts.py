@@ -6,6 +6,7 @@ import pandas as pd
 
 from assets.conformed import COMMUNES, CONFORMED_KEYS
 from pipelines import reconcile
+from pipelines.asset_metadata import INDICATOR_VALUES_LINEAGE
 from pipelines.compute import catalogue, compute_units, indicator_values, trends
 from pipelines.partitions import partition_of, partitions_def
 from pipelines.publish import (
@@ -26,6 +27,7 @@ from pipelines.tables import MARTS
     key=["indicator_catalogue"],
     group_name="marts",
     kinds={"sql"},
+    pool="warehouse",
     description="Catalogue des indicateurs : code, libellé, unité, règle de comptage, section "
                 "du rapport (config/indicators.yaml).",
 )
@@ -97,14 +99,21 @@ RECONCILIATION_CHECKS = [
     pool="warehouse",
 )
 def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Turn the counted units into figures (config/indicators.yaml), write them, and run the
-    reconciliation checks of indicators.md on what analysts will see."""
+    """Turn the counted units into figures (config/indicators.yaml), run the reconciliation
+    checks of indicators.md on them, and write them only if every check passes: figures that
+    fail a blocking check never replace the partition's last good figures."""
     structure, year = partition_of(context)
     wh = warehouse.open()
     try:
         units = read_units(wh, structure, year)
         values = indicator_values(units, structure, year, territory_of(wh, structure))
-        write_values(wh, structure, year, values)
+        failing = {name: check(values) for name, check in reconcile.CHECKS.items()}
+        written = all(f.empty for f in failing.values())
+        if written:
+            write_values(wh, structure, year, values)
+        else:
+            context.log.error(f"{structure} {year}: reconciliation failed, figures not written "
+                              f"(the previous figures stay)")
         files = _source_files(wh, structure, year)
     finally:
         wh.dispose()
@@ -115,9 +124,10 @@ def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: Warehou
             totals[["indicator", "value"]].to_markdown(index=False)),
         "source_files": dg.MetadataValue.md(files.to_markdown(index=False)),
         "indicators": len(catalogue().indicators),
+        "written": written,
+        "dagster/column_lineage": INDICATOR_VALUES_LINEAGE,
     })
-    for name, check in reconcile.CHECKS.items():
-        failures = check(values)
+    for name, failures in failing.items():
         yield dg.AssetCheckResult(
             asset_key="indicator_values", check_name=name, passed=failures.empty,
             metadata={"failing_cells": len(failures),

@@ -24,6 +24,8 @@ INVALID_DATE = pd.Timestamp("1800-01-01")
 DATE_FLOOR = pd.Timestamp("1990-01-01")
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
+_FIRST_DAY, _LAST_DAY = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})$")
 _SERIAL = re.compile(r"^\d+(\.\d+)?$")
@@ -53,7 +55,10 @@ def parse_date_text(text: str, run_year: int) -> pd.Timestamp:
             return EXCEL_EPOCH + pd.Timedelta(days=days)
         else:
             return INVALID_DATE
-        return pd.Timestamp(year=y, month=mo, day=d)
+        stamp = pd.Timestamp(year=y, month=mo, day=d)
+        # a date column holds 1677-09-22 .. 2262-04-11 (nanoseconds): `01/01/0001` or
+        # `31/12/9999` would make the whole column fail, so they are invalid dates
+        return stamp if _FIRST_DAY <= stamp <= _LAST_DAY else INVALID_DATE
     except (ValueError, OverflowError):
         return INVALID_DATE
 
@@ -64,11 +69,26 @@ def parse_dates(series: pd.Series, run_year: int) -> pd.Series:
     return pd.to_datetime(parsed)
 
 
+_NUMBER_ID = re.compile(r"^(\d+)\.0+$")
+
+
+def _id_text(value: object) -> str | None:
+    text = str(value).strip()
+    if "." in text and (m := _NUMBER_ID.match(text)):
+        return m[1]
+    return text or None
+
+
 def parse_id(series: pd.Series) -> pd.Series:
     """Identifiers as text: spaces stripped, `1234567.0` (a number cell) is `1234567`."""
-    text = series.astype("string").str.strip()
-    text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    return text.replace("", pd.NA).astype(object).where(text.notna() & (text != ""), None)
+    parsed = _on_distinct(series, _id_text).astype(object)
+    return parsed.where(parsed.notna(), None)
+
+
+def parse_text(series: pd.Series) -> pd.Series:
+    """Text kept as typed, spaces around stripped; empty is None."""
+    parsed = _on_distinct(series, lambda v: str(v).strip() or None).astype(object)
+    return parsed.where(parsed.notna(), None)
 
 
 _AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f\u2009€]")
@@ -179,5 +199,5 @@ def is_empty(series: pd.Series) -> pd.Series:
 
 __all__ = [
     "INVALID", "INVALID_DATE", "DATE_FLOOR", "CodeList", "code_list", "parse_dates", "parse_id",
-    "parse_amounts", "parse_yes_no", "most_frequent_spelling", "is_empty", "np",
+    "parse_text", "parse_amounts", "parse_yes_no", "most_frequent_spelling", "is_empty", "np",
 ]

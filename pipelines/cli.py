@@ -33,6 +33,24 @@ def _demo(args: argparse.Namespace) -> int:
     return _run(args)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from pipelines.report import DEFAULT_REPORTS_DIR, generate
+
+    try:
+        written = generate(args.warehouse, args.structure, args.year,
+                           Path(args.out) if args.out else DEFAULT_REPORTS_DIR,
+                           args.min_cell_size)
+    except LookupError as exc:
+        print(f"observatoire report: {exc}", file=sys.stderr)
+        return 1
+    for path in written.files:
+        print(path)
+    if args.min_cell_size:
+        print(f"{written.masked_cells} cells masked (counts below {args.min_cell_size} and "
+              f"the cells that would reveal them)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="observatoire",
@@ -46,13 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--raw", default=str(DEFAULT_RAW_DIR),
                        help="the drop zone raw/<STRUCTURE>/<YEAR>/ (default: %(default)s)")
         p.add_argument("--warehouse", default=None,
-                       help="SQLAlchemy URL (default: $WAREHOUSE_URL, else "
-                            "duckdb:///warehouse/observatoire.duckdb)")
+                       help="SQLAlchemy URL of the warehouse analysts read (default: "
+                            "$WAREHOUSE_URL, else duckdb:///warehouse/observatoire.duckdb); "
+                            "for a DuckDB file X/name.duckdb the pipeline works in "
+                            "X/work/name.duckdb and publishes to X/name.duckdb")
         p.add_argument("--run-date", default=None,
                        help="the day of the run, YYYY-MM-DD (dates after it are invalid; "
                             "default: today)")
     run.add_argument("--structure", action="append", help="only this structure (repeatable)")
     run.add_argument("--year", action="append", type=int, help="only this year (repeatable)")
+    report = sub.add_parser("report", help="write the annual report (Excel + HTML) from the "
+                                           "warehouse; without --structure and with several "
+                                           "structures, the regional report")
+    report.add_argument("--structure", help="the structure (default: every structure)")
+    report.add_argument("--year", type=int, help="the year (default: the latest with figures)")
+    report.add_argument("--out", default=None,
+                        help="output folder (default: reports/ in the project)")
+    report.add_argument("--warehouse", default=None,
+                        help="SQLAlchemy URL of the warehouse analysts read (default: "
+                             "$WAREHOUSE_URL, else duckdb:///warehouse/observatoire.duckdb)")
+    report.add_argument("--min-cell-size", type=int, default=0,
+                        help="mask counts below N, and the cells that would reveal them "
+                             "(default: 0, no masking)")
     return parser
 
 
@@ -62,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "report":
+        return _report(args)
     return 2
 
 

@@ -16,12 +16,12 @@ from itertools import product
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
 
 from pipelines.config import CONFIG_DIR, HORS_TERRITOIRE, NON_RENSEIGNE, NON_RENSEIGNEE
 from pipelines.tables import DIMENSIONS, INDICATOR_KEY
+from pipelines.warehouse import fetch_frame
 
 SQL_DIR = Path(__file__).parent / "sql"
 VALUE_COLUMNS = [*INDICATOR_KEY[:4], "commune", *INDICATOR_KEY[4:], "value"]
@@ -117,9 +117,7 @@ def compute_units(conn: Connection, structure: str, year: int) -> pd.DataFrame:
     frames = []
     for ind in catalogue().indicators:
         if ind.units not in cache_by_block:
-            result = conn.execute(sa.text(queries[ind.units]), params)
-            cache_by_block[ind.units] = pd.DataFrame(result.fetchall(),
-                                                     columns=list(result.keys()))
+            cache_by_block[ind.units] = fetch_frame(conn, queries[ind.units], params)
         units = cache_by_block[ind.units].copy()
         units.insert(0, "indicator", ind.code)
         frames.append(units)

@@ -2,16 +2,22 @@
 
 import dagster as dg
 
-# Every partitioned asset, raw files to trends (the catalogue is not partitioned).
+# The assets without partitions: the catalogue and the data dictionary (which publishes).
+UNPARTITIONED = dg.AssetSelection.assets("indicator_catalogue", "data_dictionary")
+# Every partitioned asset, raw files to the published warehouse.
+PARTITIONED = dg.AssetSelection.all() - UNPARTITIONED
+# What a change of year Y asks of year Y+1: its trends against Y, then its publication.
+NEXT_YEAR_ASSETS = [dg.AssetKey("indicator_trends"), dg.AssetKey("published_warehouse")]
+
 ingest_job = dg.define_asset_job(
     name="ingest_partition",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("indicator_catalogue"),
+    selection=PARTITIONED,
     description="Lit, valide et conforme les exports d'une structure pour une année, puis "
-                "calcule ses indicateurs et leurs évolutions.",
+                "calcule ses indicateurs et leurs évolutions, et publie l'entrepôt.",
 )
 
 catalogue_job = dg.define_asset_job(
     name="publish_catalogue",
-    selection=dg.AssetSelection.assets("indicator_catalogue"),
-    description="Publie le catalogue des indicateurs.",
+    selection=UNPARTITIONED,
+    description="Publie le catalogue des indicateurs et le dictionnaire des données.",
 )

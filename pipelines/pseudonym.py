@@ -32,7 +32,12 @@ def pseudonymise(structure: str, ids: pd.Series, key: bytes | None = None) -> pd
     if key is None:
         key, _ = pseudonym_key()
     distinct = ids.dropna().unique()
-    mapping = {
-        i: hmac.new(key, f"{structure}:{i}".encode(), hashlib.sha256).hexdigest() for i in distinct
-    }
+    keyed = hmac.new(key, digestmod=hashlib.sha256)  # the key's pads once; a copy per id
+
+    def pseudonym(i: object) -> str:
+        h = keyed.copy()
+        h.update(f"{structure}:{i}".encode())
+        return h.hexdigest()
+
+    mapping = {i: pseudonym(i) for i in distinct}
     return ids.map(mapping).astype(object).where(ids.notna(), None)

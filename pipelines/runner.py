@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.config import PROJECT_ROOT
+from pipelines.jobs import NEXT_YEAR_ASSETS, PARTITIONED, UNPARTITIONED
 from pipelines.partitions import discover_partitions, partition_key, register_partitions
 from pipelines.resources import default_resources
 from pipelines.warehouse import Warehouse
@@ -102,15 +103,14 @@ def run_partitions(
     register_partitions(instance, found)
     resources = default_resources(url=url, raw_dir=raw_dir, run_date=run_date)
     assets = _assets()
-    dg.materialize(assets, selection="indicator_catalogue", resources=resources,
+    dg.materialize(assets, selection=UNPARTITIONED, resources=resources,
                    instance=instance, run_config=QUIET)
-    partitioned = dg.AssetSelection.all() - dg.AssetSelection.assets("indicator_catalogue")
     # Refresh the next year's trends when its previous year changes.
     followers = [(s, y + 1) for s, y in chosen if (s, y + 1) in found and (s, y + 1) not in chosen]
     for i, (structure, year) in enumerate(chosen, start=1):
         progress(f"[{i}/{len(chosen)}] {structure} {year}: reading, validating, counting…")
         t0 = time.perf_counter()
-        result = dg.materialize(assets, selection=partitioned, resources=resources,
+        result = dg.materialize(assets, selection=PARTITIONED, resources=resources,
                                 instance=instance, partition_key=partition_key(structure, year),
                                 raise_on_error=False, run_config=QUIET)
         outcome = PartitionOutcome(structure, year, result.success, time.perf_counter() - t0,
@@ -119,7 +119,7 @@ def run_partitions(
         state = "done" if outcome.success else f"FAILED: {outcome.error}"
         progress(f"[{i}/{len(chosen)}] {structure} {year}: {state} ({outcome.seconds:.1f} s)")
     for structure, year in followers:
-        dg.materialize(assets, selection="indicator_trends", resources=resources,
+        dg.materialize(assets, selection=NEXT_YEAR_ASSETS, resources=resources,
                        instance=instance, partition_key=partition_key(structure, year),
                        raise_on_error=False, run_config=QUIET)
         progress(f"{structure} {year}: trends refreshed against {year - 1}")

@@ -92,6 +92,7 @@ def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
                           "file": _relative(path, raw_root), "sha256": sha256_of(path),
                           "size_bytes": path.stat().st_size, "status": "read", "note": None,
                           "seen_at": seen_at})
+    warnings.extend(_copies(file_rows))
     tables = {}
     for name, frames in by_type.items():
         cols = [c.name for c in staging_tables[name].columns]
@@ -104,6 +105,22 @@ def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
     files_frame = pd.DataFrame(file_rows, columns=["structure", "year", "file", "sha256",
                                                    "size_bytes", "status", "note", "seen_at"])
     return StagedPartition(tables=tables, sheets=sheets, files=files_frame, warnings=warnings)
+
+
+def _copies(file_rows: list[dict]) -> list[str]:
+    """Warnings for files of a partition with the same content (a file dropped twice)."""
+    first: dict[str, str] = {}
+    out = []
+    for row in file_rows:
+        if row["sha256"] in first:
+            out.append(
+                f"{row['file']}: same content as {first[row['sha256']]} (a copy): rows with "
+                f"their own id are merged, but rows without one (events, proposals, "
+                f"situations or aids without their own id) are counted twice; remove the "
+                f"copy and rerun")
+        else:
+            first[row["sha256"]] = row["file"]
+    return out
 
 
 def headers_by_sheet(sheets: pd.DataFrame) -> dict[tuple[str, str | None], dict[str, str]]:

@@ -261,3 +261,16 @@ ingested_files = sa.Table(
     sa.Column("rows_rejected", sa.Integer, nullable=False),
     sa.Column("loaded_at", sa.DateTime, nullable=False),
 )
+
+# Every column of every table above, with its meaning and an example (pipelines/dictionary.py,
+# config/dictionary.yaml; docs/data-dictionary.md is the same, as a page).
+data_dictionary = sa.Table(
+    "data_dictionary", metadata,
+    sa.Column("table_name", Text, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("column_name", Text, nullable=False),
+    sa.Column("data_type", Text, nullable=False),
+    sa.Column("nullable", sa.Boolean, nullable=False),
+    sa.Column("meaning", Text, nullable=False),
+    sa.Column("example", Text),
+)

@@ -24,6 +24,7 @@ from pipelines.cells import (
     parse_amounts,
     parse_dates,
     parse_id,
+    parse_text,
     parse_yes_no,
 )
 from pipelines.config import NON_RENSEIGNE, code_lists, export_specs, normalise_insee
@@ -151,11 +152,9 @@ def parse_frame(export_type: str, frame: pd.DataFrame, ctx: ValidationContext,
         elif col.kind == "yesno":
             parsed[col.name] = parse_yes_no(raw)
         elif col.kind == "insee":
-            parsed[col.name] = raw.map(lambda v: normalise_insee(v) if pd.notna(v) and str(v)
-                                       .strip() else None)
+            parsed[col.name] = parse_text(raw).map(normalise_insee, na_action="ignore")
         elif col.kind in ("text", "label"):
-            parsed[col.name] = raw.map(lambda v: str(v).strip() if pd.notna(v) and str(v)
-                                       .strip() else None)
+            parsed[col.name] = parse_text(raw)
     if export_type == "situations":
         _parse_situation_codes(frame, parsed)
         parsed["rome_domain"] = _optional_code(frame["rome_domain"], "rome_domain", warnings,
@@ -237,27 +236,31 @@ def merge_repeats(export_type: str, parsed: pd.DataFrame) -> pd.Series:
     if not own:
         return pd.Series(False, index=parsed.index)
     has_id = parsed[own].notna().all(axis=1)
-    cols = _kept_columns(parsed)
-    comparable = parsed[cols].astype(str)
-    repeat = comparable.duplicated(keep="first") & has_id
+    repeat = pd.Series(False, index=parsed.index)
+    # only rows whose own id comes more than once can be repeats (a cheap pre-filter)
+    ids = parsed.loc[has_id, own]
+    shared = ids.index[ids.astype(str).duplicated(keep=False)]
+    if len(shared):
+        comparable = parsed.loc[shared, _kept_columns(parsed)].astype(str)
+        repeat[shared] = comparable.duplicated(keep="first")
     return repeat
 
 
 def _failure_rows(errors: pa.errors.SchemaErrors, row_checks: dict[str, str]) -> pd.DataFrame:
     """pandera failure cases -> (index, column, reason template), one per failing cell."""
     fc = errors.failure_cases
-    fc = fc[fc["index"].notna()].copy()
-    out = []
-    for _, case in fc.iterrows():
-        template = str(case["check"])
-        column = case["column"]
-        if case["schema_context"] == "DataFrameSchema":
-            name = row_checks.get(template)
-            if name is None or column != name:
-                continue  # a row-wise check is reported once, under its own column
-        template = BUILTIN_REASONS.get(template, template)
-        out.append((int(case["index"]), column, template))
-    return pd.DataFrame(out, columns=["index", "column", "template"]).drop_duplicates()
+    fc = fc[fc["index"].notna()]
+    template = fc["check"].astype(str)
+    # a row-wise check is reported once, under its own column
+    own_column = template.map(row_checks)
+    keep = (fc["schema_context"] != "DataFrameSchema") | (own_column.notna()
+                                                          & (fc["column"] == own_column))
+    out = pd.DataFrame({
+        "index": fc.loc[keep, "index"].astype(int),
+        "column": fc.loc[keep, "column"],
+        "template": template[keep].map(lambda t: BUILTIN_REASONS.get(t, t)),
+    })
+    return out.drop_duplicates().reset_index(drop=True)
 
 
 def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext,
@@ -287,21 +290,30 @@ def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext
     return TypeResult(export_type, valid, rejects, status, staged["source_file"], warnings)
 
 
+def _in_reason(value: str | None, limit: int = 80) -> str:
+    """A value as quoted in a reason: long cells (up to 32 767 characters) are shortened there
+    (the `value` column keeps them whole)."""
+    text = value or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _quarantine_rows(export_type: str, staged: pd.DataFrame, failures: pd.DataFrame,
                      headers: dict, loaded_at: pd.Timestamp, structure: str,
                      year: int) -> pd.DataFrame:
     rows = []
+    # column arrays, read once (staged has a RangeIndex: positions are its labels)
+    arrays = {c: staged[c].to_numpy() for c in set(failures["column"]) | set(SOURCE)
+              if c in staged.columns}
     for idx, column, template in failures.itertuples(index=False, name=None):
-        src = staged.loc[idx]
-        file, sheet = src["source_file"], src["source_sheet"]
+        file, sheet = arrays["source_file"][idx], arrays["source_sheet"][idx]
         sheet = None if pd.isna(sheet) else sheet
         header = _headers_of(headers, file, sheet, column)
-        raw = staged[column].loc[idx] if column in staged.columns else None
+        raw = arrays[column][idx] if column in arrays else None
         shown = None if column in PERSONAL_VALUE_COLUMNS or pd.isna(raw) else str(raw)
-        reason = template.replace("{header}", header).replace("{value}", shown or "")
+        reason = template.replace("{header}", header).replace("{value}", _in_reason(shown))
         rows.append({
             "structure": structure, "year": year, "file": file, "sheet": sheet,
-            "row_number": int(src["source_row"]), "export_type": export_type,
+            "row_number": int(arrays["source_row"][idx]), "export_type": export_type,
             "column": header, "value": shown, "reason": reason, "loaded_at": loaded_at,
         })
     cols = ["structure", "year", "file", "sheet", "row_number", "export_type", "column", "value",

