@@ -10,11 +10,12 @@ from pipelines.resources import DEFAULT_RAW_DIR
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pipelines.runner import format_summary, run_partitions
+    from pipelines.runner import format_summary, instance_for_run, run_partitions
 
     summary = run_partitions(
         raw_dir=Path(args.raw), url=args.warehouse, structures=args.structure or None,
         years=args.year or None, run_date=args.run_date,
+        instance=instance_for_run(ephemeral=args.no_history),
     )
     print(format_summary(summary))
     return 1 if summary.failed or not summary.outcomes else 0
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--run-date", default=None,
                        help="the day of the run, YYYY-MM-DD (dates after it are invalid; "
                             "default: today)")
+        p.add_argument("--no-history", action="store_true",
+                       help="do not record the runs in Dagster's history (.dagster_home): "
+                            "faster for large batches (about 10 s less per partition)")
     run.add_argument("--structure", action="append", help="only this structure (repeatable)")
     run.add_argument("--year", action="append", type=int, help="only this year (repeatable)")
     report = sub.add_parser("report", help="write the annual report (Excel + HTML) from the "

@@ -6,8 +6,10 @@ import dagster as dg
 UNPARTITIONED = dg.AssetSelection.assets("indicator_catalogue", "data_dictionary")
 # Every partitioned asset, raw files to the published warehouse.
 PARTITIONED = dg.AssetSelection.all() - UNPARTITIONED
-# What a change of year Y asks of year Y+1: its trends against Y, then its publication.
-NEXT_YEAR_ASSETS = [dg.AssetKey("indicator_trends"), dg.AssetKey("published_warehouse")]
+# What a change of year Y asks of year Y+1: its trends against Y, its report (which prints
+# them), then its publication.
+NEXT_YEAR_ASSETS = [dg.AssetKey("indicator_trends"), dg.AssetKey("report"),
+                    dg.AssetKey("published_warehouse")]
 
 ingest_job = dg.define_asset_job(
     name="ingest_partition",

@@ -89,3 +89,18 @@ def query(url: str, sql: str, **params) -> list[dict]:
             return [dict(r) for r in conn.execute(sa.text(sql), params).mappings().all()]
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The seeded demo drop zone (MNO 2024 and 2025) run once for the whole session:
+    (published warehouse URL, folder)."""
+    from pipelines.demo.generate import write_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    write_demo(root / "raw")
+    url = f"duckdb:///{root / 'observatoire.duckdb'}"
+    summary = run_partitions(root / "raw", url=url, run_date=RUN_DATE,
+                             instance=dg.DagsterInstance.ephemeral(), progress=lambda _m: None)
+    assert not summary.failed, summary.failed
+    return url, root

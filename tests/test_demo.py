@@ -8,12 +8,9 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from pipelines.demo.generate import write_demo
-from pipelines.runner import run_partitions
-from tests.conftest import RUN_DATE, query
+from tests.conftest import query
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "contract"
@@ -28,14 +25,8 @@ def contract_file(name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> str:
-    tmp = tmp_path_factory.mktemp("demo")
-    write_demo(tmp / "raw")
-    url = f"duckdb:///{tmp / 'observatoire.duckdb'}"
-    summary = run_partitions(tmp / "raw", url=url, run_date=RUN_DATE,
-                             instance=dg.DagsterInstance.ephemeral(), progress=lambda _m: None)
-    assert not summary.failed, summary.failed
-    return url
+def demo(demo_warehouse) -> str:
+    return demo_warehouse[0]
 
 
 def _norm(value: object) -> str | None:

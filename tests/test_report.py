@@ -502,17 +502,9 @@ def expected_csv() -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """The seeded demo drop zone, run, and its 2025 report."""
-    from pipelines.demo import generate as demo_generator
-
-    if not hasattr(demo_generator, "write_demo"):
-        pytest.skip("pipelines.demo.generate.write_demo does not exist yet (demo generator "
-                    "unfinished)")
-    root = tmp_path_factory.mktemp("demo")
-    demo_generator.write_demo(root / "raw")
-    url = f"duckdb:///{root / 'warehouse.duckdb'}"
-    _run(root / "raw", url)
+def demo(demo_warehouse: tuple[str, Path]) -> SimpleNamespace:
+    """The seeded demo (run once per session, tests/conftest.py) and its 2025 report."""
+    url, root = demo_warehouse
     written = generate(url, "MNO", 2025, root / "out")
     sections = {r["indicator"]: r["section"] for r in query(url, "SELECT * FROM "
                                                                  "indicator_catalogue")}
