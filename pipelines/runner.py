@@ -6,6 +6,7 @@ One process for every partition of the run: Dagster's fixed cost is paid once
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import warnings
@@ -33,6 +34,7 @@ class PartitionOutcome:
     success: bool
     seconds: float
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -41,6 +43,7 @@ class RunSummary:
     rows_loaded: int = 0
     rows_read: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    reason_examples: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -75,6 +78,16 @@ def _error_of(result: dg.ExecuteInProcessResult) -> str:
             cause = error.cause or error
             return cause.message.strip()
     return "the run failed (see the Dagster logs)"
+
+
+def _warnings_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The warnings the assets logged (skipped files, unknown values counted as Non
+    renseigné...), in order, once each."""
+    seen: dict[str, None] = {}
+    for entry in instance.all_logs(run_id):
+        if entry.dagster_event is None and entry.level >= logging.WARNING:
+            seen.setdefault(entry.user_message, None)
+    return list(seen)
 
 
 def run_partitions(
@@ -114,7 +127,8 @@ def run_partitions(
                                 instance=instance, partition_key=partition_key(structure, year),
                                 raise_on_error=False, run_config=QUIET)
         outcome = PartitionOutcome(structure, year, result.success, time.perf_counter() - t0,
-                                   None if result.success else _error_of(result))
+                                   None if result.success else _error_of(result),
+                                   _warnings_of(instance, result.run_id))
         summary.outcomes.append(outcome)
         state = "done" if outcome.success else f"FAILED: {outcome.error}"
         progress(f"[{i}/{len(chosen)}] {structure} {year}: {state} ({outcome.seconds:.1f} s)")
@@ -153,6 +167,10 @@ def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int
         generic = [r.replace(f"'{v}'", "'…'") if isinstance(v, str) and v else r
                    for v, r in zip(rejects["value"], rejects["reason"], strict=True)]
         summary.rejected_by_reason = pd.Series(generic).value_counts().to_dict()
+        for reason, value in zip(generic, rejects["value"], strict=True):
+            examples = summary.reason_examples.setdefault(reason, [])
+            if isinstance(value, str) and value and value not in examples and len(examples) < 3:
+                examples.append(value[:40])
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -166,7 +184,16 @@ def format_summary(summary: RunSummary) -> str:
         total = sum(summary.rejected_by_reason.values())
         lines.append(f"  quarantined cells: {total} (table `quarantine`), by reason:")
         for reason, n in summary.rejected_by_reason.items():
-            lines.append(f"    {n:>6}  {reason}")
+            examples = summary.reason_examples.get(reason)
+            seen = f" (e.g. {', '.join(repr(e) for e in examples)})" if examples else ""
+            lines.append(f"    {n:>6}  {reason}{seen}")
+    warnings = [(o, w) for o in summary.outcomes for w in o.warnings]
+    if warnings:
+        lines.append(f"  warnings: {len(warnings)}")
+        for o, w in warnings[:20]:
+            lines.append(f"    {o.structure} {o.year}: {w}")
+        if len(warnings) > 20:
+            lines.append(f"    … and {len(warnings) - 20} more (Dagster run logs)")
     for o in summary.failed:
         lines.append(f"  FAILED {o.structure} {o.year}: {o.error}")
     return "\n".join(lines)
