@@ -288,6 +288,7 @@ def main() -> int:
         "failed": len(failed),
         "peak_partition_mib": max_peak, "first_partition_mib": first_peak,
         "process_peak_mib": process_peak, "partition_s": partition_s,
+        "partition_peak_mib": [round(p[1] / 1024) for p in peaks],
     }, indent=1))
     return 1 if failed else 0
 

@@ -33,7 +33,9 @@ _SERIAL = re.compile(r"^\d+(\.\d+)?$")
 
 def _on_distinct(series: pd.Series, parse) -> pd.Series:
     """Apply a scalar parser once per distinct value (exports repeat values a lot)."""
-    uniques = series.dropna().unique()
+    # not Series.unique(): its string hash table stops at a NUL character, so 'a' and
+    # 'a\x00b' would be one value and the second would be read as empty
+    uniques = dict.fromkeys(series.dropna().tolist())
     mapping = {v: parse(v) for v in uniques}
     return series.map(mapping)
 

@@ -31,7 +31,7 @@ def pseudonymise(structure: str, ids: pd.Series, key: bytes | None = None) -> pd
     """Pseudonyms of a column of normalised ids (None stays None), once per distinct id."""
     if key is None:
         key, _ = pseudonym_key()
-    distinct = ids.dropna().unique()
+    distinct = dict.fromkeys(ids.dropna().tolist())  # not unique(): it stops at a NUL
     keyed = hmac.new(key, digestmod=hashlib.sha256)  # the key's pads once; a copy per id
 
     def pseudonym(i: object) -> str:

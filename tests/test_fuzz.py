@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from pipelines.cells import (
@@ -143,6 +143,7 @@ def test_what_is_not_a_date_never_raises(text: str) -> None:
 @given(st.lists(st.one_of(st.none(), st.text(max_size=12),
                           st.dates(min_value=dt.date(1990, 1, 1)).map(lambda d: f"{d:%d/%m/%Y}")),
                 max_size=20))
+@example(values=["", "\x00", "a\x00b", None])   # found by hypothesis: a NUL ended the string
 def test_a_date_column_is_parsed_whole(values: list) -> None:
     parsed = parse_dates(pd.Series(values, dtype=object), RUN_YEAR)
     assert str(parsed.dtype) == "datetime64[ns]"
