@@ -6,6 +6,8 @@ import dagster as dg
 UNPARTITIONED = dg.AssetSelection.assets("indicator_catalogue", "data_dictionary")
 # Every partitioned asset, raw files to the published warehouse.
 PARTITIONED = dg.AssetSelection.all() - UNPARTITIONED
+# The asset that copies the working DuckDB file onto the one analysts read.
+PUBLISHED = dg.AssetKey("published_warehouse")
 # What a change of year Y asks of year Y+1: its trends against Y, its report (which prints
 # them), then its publication.
 NEXT_YEAR_ASSETS = [dg.AssetKey("indicator_trends"), dg.AssetKey("report"),

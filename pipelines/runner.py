@@ -18,7 +18,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.config import PROJECT_ROOT
-from pipelines.jobs import NEXT_YEAR_ASSETS, PARTITIONED, UNPARTITIONED
+from pipelines.jobs import NEXT_YEAR_ASSETS, PARTITIONED, PUBLISHED, UNPARTITIONED
 from pipelines.partitions import discover_partitions, partition_key, register_partitions
 from pipelines.resources import default_resources
 from pipelines.warehouse import Warehouse
@@ -120,10 +120,15 @@ def run_partitions(
                    instance=instance, run_config=QUIET)
     # Refresh the next year's trends when its previous year changes.
     followers = [(s, y + 1) for s, y in chosen if (s, y + 1) in found and (s, y + 1) not in chosen]
+    # The analysts' copy is published once, after every partition of the run: publishing per
+    # partition copies the whole file each time (quadratic over a region's partitions).
+    publication = dg.AssetSelection.assets(PUBLISHED)
+    per_partition = PARTITIONED - publication
+    next_year = dg.AssetSelection.assets(*NEXT_YEAR_ASSETS) - publication
     for i, (structure, year) in enumerate(chosen, start=1):
         progress(f"[{i}/{len(chosen)}] {structure} {year}: reading, validating, counting…")
         t0 = time.perf_counter()
-        result = dg.materialize(assets, selection=PARTITIONED, resources=resources,
+        result = dg.materialize(assets, selection=per_partition, resources=resources,
                                 instance=instance, partition_key=partition_key(structure, year),
                                 raise_on_error=False, run_config=QUIET)
         outcome = PartitionOutcome(structure, year, result.success, time.perf_counter() - t0,
@@ -133,10 +138,16 @@ def run_partitions(
         state = "done" if outcome.success else f"FAILED: {outcome.error}"
         progress(f"[{i}/{len(chosen)}] {structure} {year}: {state} ({outcome.seconds:.1f} s)")
     for structure, year in followers:
-        dg.materialize(assets, selection=NEXT_YEAR_ASSETS, resources=resources,
+        dg.materialize(assets, selection=next_year, resources=resources,
                        instance=instance, partition_key=partition_key(structure, year),
                        raise_on_error=False, run_config=QUIET)
         progress(f"{structure} {year}: trends refreshed against {year - 1}")
+    done = [o for o in summary.outcomes if o.success]
+    if done:
+        dg.materialize(assets, selection=publication, resources=resources, instance=instance,
+                       partition_key=partition_key(done[-1].structure, done[-1].year),
+                       run_config=QUIET)
+        progress("Published the warehouse analysts read.")
     _fill_counts(summary, url, [(o.structure, o.year) for o in summary.outcomes if o.success])
     summary.seconds = time.perf_counter() - started
     return summary

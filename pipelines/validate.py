@@ -9,6 +9,7 @@ never reject the row: unknown values count as `Non renseigné` and are reported 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -113,6 +114,22 @@ def _parse_situation_codes(frame: pd.DataFrame, parsed: pd.DataFrame) -> None:
     parsed["is_pec"] = is_pec
 
 
+_PLACEHOLDER_END = re.compile(r"(?:^|\D)(?:2[3-9]\d\d|[3-9]\d\d\d)(?:\D|$)")
+
+
+def _open_ended(raw: pd.Series, dates: pd.Series, export_type: str, header: str,
+                warnings: Counter) -> pd.Series:
+    """An end such as 31/12/9999 is i-milo's way of saying "no end yet": still running,
+    with a warning, rather than a rejected row (beyond 2261 no date fits a date column)."""
+    placeholder = (dates == INVALID_DATE) & raw.astype("string").str.contains(
+        _PLACEHOLDER_END, na=False)
+    if placeholder.any():
+        warnings[f"{export_type}, {header}: {int(placeholder.sum())} end dates after 2261 "
+                 f"(e.g. 31/12/9999) read as no end yet (still running)"] += \
+            int(placeholder.sum())
+    return dates.where(~placeholder, pd.NaT)
+
+
 def _optional_code(series: pd.Series, name: str, warnings: Counter, what: str) -> pd.Series:
     """Optional codes that match nothing count as `Non renseigné` and warn; never reject."""
     parsed = code_list(name).categorise(series)
@@ -147,6 +164,9 @@ def parse_frame(export_type: str, frame: pd.DataFrame, ctx: ValidationContext,
             parsed[col.name] = parse_id(raw)
         elif col.kind == "date":
             parsed[col.name] = parse_dates(raw, ctx.run_date.year)
+            if not col.required:
+                parsed[col.name] = _open_ended(raw, parsed[col.name], export_type,
+                                               col.header, warnings)
         elif col.kind == "amount":
             parsed[col.name] = parse_amounts(raw)
         elif col.kind == "yesno":
