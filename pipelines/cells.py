@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,7 @@ def parse_amount_text(text: str) -> int | str:
         return INVALID
     try:
         cents = (Decimal(t) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    except InvalidOperation:
+    except ArithmeticError:  # InvalidOperation, Overflow (`1E1000000`)
         return INVALID
     return int(cents)
 
