@@ -204,28 +204,25 @@ indicator_units = sa.Table(
 INDICATOR_KEY = ("structure", "year", "indicator", "commune_insee",
                  "dimension_1", "category_1", "dimension_2", "category_2")
 
-indicator_values = sa.Table(
-    "indicator_values", metadata, *_partition_columns(),
-    sa.Column("indicator", Text, nullable=False),
-    sa.Column("commune_insee", Text),
-    sa.Column("commune", Text),
-    sa.Column("dimension_1", Text),
-    sa.Column("category_1", Text),
-    sa.Column("dimension_2", Text),
-    sa.Column("category_2", Text),
-    sa.Column("value", sa.Numeric(18, 2), nullable=False),
-)
+def _figure_columns() -> list[sa.Column]:
+    """A figure's key (warehouse.md) and its value, shared by values and trends."""
+    return [
+        *_partition_columns(),
+        sa.Column("indicator", Text, nullable=False),
+        sa.Column("commune_insee", Text),
+        sa.Column("commune", Text),
+        sa.Column("dimension_1", Text),
+        sa.Column("category_1", Text),
+        sa.Column("dimension_2", Text),
+        sa.Column("category_2", Text),
+        sa.Column("value", sa.Numeric(18, 2), nullable=False),
+    ]
+
+
+indicator_values = sa.Table("indicator_values", metadata, *_figure_columns())
 
 indicator_trends = sa.Table(
-    "indicator_trends", metadata, *_partition_columns(),
-    sa.Column("indicator", Text, nullable=False),
-    sa.Column("commune_insee", Text),
-    sa.Column("commune", Text),
-    sa.Column("dimension_1", Text),
-    sa.Column("category_1", Text),
-    sa.Column("dimension_2", Text),
-    sa.Column("category_2", Text),
-    sa.Column("value", sa.Numeric(18, 2), nullable=False),
+    "indicator_trends", metadata, *_figure_columns(),
     sa.Column("previous_value", sa.Numeric(18, 2), nullable=False),
     sa.Column("change", sa.Float, nullable=False),
 )
