@@ -59,8 +59,7 @@ def conformed_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     the quarantine and ingested_files in one transaction."""
     structure_code, year = partition_of(context)
     structure = load_structure(drop_zone.root / structure_code)
-    wh = warehouse.open()
-    try:
+    with warehouse.open() as wh:
         staged, sheets, files = read_staging(wh, structure_code, year)
         results = validate_partition(staged, headers_by_sheet(sheets), year, drop_zone.today,
                                      structure_code)
@@ -71,8 +70,6 @@ def conformed_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         ingested = ingested_files_frame(results, sheets, files, structure_code, year, loaded_at)
         write_conformed(wh, structure_code, year, conformed, communes_frame(structure),
                         quarantine, ingested)
-    finally:
-        wh.dispose()
 
     warnings: Counter = Counter()
     for result in results.values():

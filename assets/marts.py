@@ -32,12 +32,9 @@ from pipelines.tables import MARTS
                 "du rapport (config/indicators.yaml).",
 )
 def indicator_catalogue(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    wh = warehouse.open()
-    try:
+    with warehouse.open() as wh:
         prepare(wh)
         n = write_catalogue(wh)
-    finally:
-        wh.dispose()
     return dg.MaterializeResult(metadata={"dagster/row_count": n})
 
 
@@ -54,14 +51,11 @@ def indicator_catalogue(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def indicator_units(context: dg.AssetExecutionContext,
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     structure, year = partition_of(context)
-    wh = warehouse.open()
-    try:
+    with warehouse.open() as wh:
         with wh.transaction() as conn:
             units = compute_units(conn, structure, year)
         write_units(wh, structure, year, units)
         files = _source_files(wh, structure, year)
-    finally:
-        wh.dispose()
     counts = units.groupby("indicator").size()
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(units),
@@ -103,8 +97,7 @@ def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: Warehou
     checks of indicators.md on them, and write them only if every check passes: figures that
     fail a blocking check never replace the partition's last good figures."""
     structure, year = partition_of(context)
-    wh = warehouse.open()
-    try:
+    with warehouse.open() as wh:
         units = read_units(wh, structure, year)
         values = indicator_values(units, structure, year, territory_of(wh, structure))
         failing = {name: check(values) for name, check in reconcile.CHECKS.items()}
@@ -115,8 +108,6 @@ def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: Warehou
             context.log.error(f"{structure} {year}: reconciliation failed, figures not written "
                               f"(the previous figures stay)")
         files = _source_files(wh, structure, year)
-    finally:
-        wh.dispose()
     totals = values[values["commune_insee"].isna() & values["dimension_1"].isna()]
     yield dg.MaterializeResult(asset_key="indicator_values", metadata={
         "dagster/row_count": len(values),
@@ -150,14 +141,11 @@ def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: Warehou
 def indicator_trends(context: dg.AssetExecutionContext,
                      warehouse: WarehouseResource) -> dg.MaterializeResult:
     structure, year = partition_of(context)
-    wh = warehouse.open()
-    try:
+    with warehouse.open() as wh:
         current = read_values(wh, structure, year)
         previous = read_values(wh, structure, year - 1)
         frame = trends(current, previous)
         write_trends(wh, structure, year, frame)
-    finally:
-        wh.dispose()
     if previous.empty:
         context.log.info(f"No figures for {structure} {year - 1}: no trends for {year}.")
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame),

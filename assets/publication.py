@@ -39,13 +39,10 @@ def _publish(wh: Warehouse) -> dict:
                 "le catalogue.",
 )
 def data_dictionary(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    wh = warehouse.open()
-    try:
+    with warehouse.open() as wh:
         prepare(wh)
         n = write_dictionary(wh)
         published = _publish(wh)
-    finally:
-        wh.dispose()
     return dg.MaterializeResult(metadata={"dagster/row_count": n, **published})
 
 
@@ -64,10 +61,7 @@ def data_dictionary(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def published_warehouse(context: dg.AssetExecutionContext,
                         warehouse: WarehouseResource) -> dg.MaterializeResult:
     structure, year = partition_of(context)
-    wh = warehouse.open()
-    try:
+    with warehouse.open() as wh:
         published = _publish(wh)
-    finally:
-        wh.dispose()
     context.log.info(f"{structure} {year}: published ({published['published']})")
     return dg.MaterializeResult(metadata=published)

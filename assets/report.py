@@ -40,12 +40,9 @@ def reports_dir(config: ReportConfig, drop_zone: DropZoneResource) -> Path:
 def report(context: dg.AssetExecutionContext, config: ReportConfig,
            warehouse: WarehouseResource, drop_zone: DropZoneResource) -> dg.MaterializeResult:
     structure, year = partition_of(context)
-    wh = warehouse.open()
-    try:
+    with warehouse.open() as wh:
         with wh.transaction() as conn:
             figures = load_figures(conn, structure, year)
-    finally:
-        wh.dispose()
     written = write_report(figures, reports_dir(config, drop_zone), config.min_cell_size)
     workbook, page = written.files
     return dg.MaterializeResult(metadata={

@@ -58,12 +58,9 @@ def staging_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         raise dg.Failure(description=str(exc)) from exc
     for warning in staged.warnings:
         context.log.warning(warning)
-    wh = warehouse.open()
-    try:
+    with warehouse.open() as wh:
         prepare(wh)
         write_staging(wh, staged, structure, year)
-    finally:
-        wh.dispose()
     files_md = dg.MetadataValue.md(staged.files[["file", "sha256", "size_bytes"]]
                                    .to_markdown(index=False)) if not staged.files.empty else ""
     for name, key in STAGING_KEYS.items():

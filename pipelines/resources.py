@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -20,8 +22,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     url: str | None = None
 
-    def open(self) -> Warehouse:
-        return Warehouse(resolve_url(self.url))
+    @contextmanager
+    def open(self) -> Iterator[Warehouse]:
+        """The warehouse for one step, its connections closed when the step is done."""
+        wh = Warehouse(resolve_url(self.url))
+        try:
+            yield wh
+        finally:
+            wh.dispose()
 
 
 class DropZoneResource(dg.ConfigurableResource):
