@@ -1,0 +1,34 @@
+"""The `observatoire` command: progress, summary, exit status."""
+
+from pathlib import Path
+
+from pipelines.cli import main
+from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
+
+
+def test_run_prints_progress_and_summary_and_fails_naming_the_partition(tmp_path: Path,
+                                                                           capsys):
+    raw = tmp_path / "raw"
+    write_structure(raw, "OK1")
+    write_xlsx(raw / "OK1" / "2025" / "jeunes.xlsx", JEUNES_HEADERS,
+               [young("1"), young(None)])
+    write_structure(raw, "BAD")
+    (raw / "BAD" / "2025").mkdir(parents=True)
+    (raw / "BAD" / "2025" / "jeunes.xlsx").write_bytes(b"")
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    status = main(["run", "--raw", str(raw), "--warehouse", url, "--run-date", "2026-01-06",
+                   "--no-history"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "[1/2] BAD 2025: FAILED" in out and "[2/2] OK1 2025: done" in out
+    assert "partitions: 1 done, 1 failed" in out
+    assert "FAILED BAD 2025: BAD/2025/jeunes.xlsx: the file is empty" in out
+    assert "rows read: 2  loaded: 1" in out
+    assert "quarantined cells: 1" in out
+
+
+def test_run_on_an_empty_drop_zone_says_what_to_do(tmp_path: Path, capsys):
+    status = main(["run", "--raw", str(tmp_path), "--warehouse",
+                   f"duckdb:///{tmp_path / 'w.duckdb'}", "--no-history"])
+    assert status == 1
+    assert "expected folders raw/<STRUCTURE>/<YEAR>/" in capsys.readouterr().out
