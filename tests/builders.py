@@ -18,6 +18,14 @@ JEUNES_HEADERS = ["Identifiant jeune", "Nom", "Prénom", "Sexe", "Date de naissa
                   "QPV", "Niveau de qualification", "Date de premier accueil", "RQTH",
                   "Permis B", "Hébergement", "Téléphone", "E-mail"]
 
+# Contract headers of the other export types, for tests that write them.
+EVENTS = ["Identifiant jeune", "Date de l'événement", "Type d'événement", "Statut"]
+SITUATIONS = ["Identifiant jeune", "Catégorie", "Nature", "Date de début", "Date de fin",
+              "Secteur", "État", "Mise en œuvre par la ML", "Niveau préparé"]
+PROGRAMMES = ["Identifiant jeune", "Dispositif", "Date d'entrée", "Date de sortie"]
+AIDS = ["Identifiant jeune", "Type d'aide", "Date", "Montant", "Statut"]
+PROPOSALS = ["Identifiant jeune", "Date de la proposition", "Thème", "État"]
+
 
 def write_xlsx(path: Path, headers: Sequence[str], rows: Sequence[Sequence[object]],
                title_lines: Sequence[str] = (), sheet: str = "Export",

@@ -8,14 +8,18 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from tests.builders import JEUNES_HEADERS, TERRITORY, write_structure, write_xlsx, young
-
-EVENTS = ["Identifiant jeune", "Date de l'événement", "Type d'événement", "Statut"]
-SITUATIONS = ["Identifiant jeune", "Catégorie", "Nature", "Date de début", "Date de fin",
-              "Secteur", "État", "Mise en œuvre par la ML", "Niveau préparé"]
-PROGRAMMES = ["Identifiant jeune", "Dispositif", "Date d'entrée", "Date de sortie"]
-AIDS = ["Identifiant jeune", "Type d'aide", "Date", "Montant", "Statut"]
-PROPOSALS = ["Identifiant jeune", "Date de la proposition", "Thème", "État"]
+from tests.builders import (
+    AIDS,
+    EVENTS,
+    JEUNES_HEADERS,
+    PROGRAMMES,
+    PROPOSALS,
+    SITUATIONS,
+    TERRITORY,
+    write_structure,
+    write_xlsx,
+    young,
+)
 
 OTHER_TERRITORY = [{"insee": "59350", "name": "Lille"},
                    {"insee": "59009", "name": "Villeneuve-d'Ascq"}]

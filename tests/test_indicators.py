@@ -10,15 +10,18 @@ import pandas as pd
 import pytest
 
 from pipelines import reconcile
-from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
+from tests.builders import (
+    AIDS,
+    EVENTS,
+    JEUNES_HEADERS,
+    PROGRAMMES,
+    PROPOSALS,
+    SITUATIONS,
+    write_structure,
+    write_xlsx,
+    young,
+)
 from tests.conftest import query
-
-EVENTS = ["Identifiant jeune", "Date de l'événement", "Type d'événement", "Statut"]
-SITUATIONS = ["Identifiant jeune", "Catégorie", "Nature", "Date de début", "Date de fin",
-              "Secteur", "État", "Mise en œuvre par la ML", "Niveau préparé"]
-PROGRAMMES = ["Identifiant jeune", "Dispositif", "Date d'entrée", "Date de sortie"]
-AIDS = ["Identifiant jeune", "Type d'aide", "Date", "Montant", "Statut"]
-PROPOSALS = ["Identifiant jeune", "Date de la proposition", "Thème", "État"]
 
 
 def edge_cases(raw: Path) -> Path:
