@@ -59,15 +59,18 @@ def conformed_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     the quarantine and ingested_files in one transaction."""
     structure_code, year = partition_of(context)
     structure = load_structure(drop_zone.root / structure_code)
+    # The warehouse is held only to read and to write: another partition's process can
+    # write while this one validates.
     with warehouse.open() as wh:
         staged, sheets, files = read_staging(wh, structure_code, year)
-        results = validate_partition(staged, headers_by_sheet(sheets), year, drop_zone.today,
-                                     structure_code)
-        conformed = conform_partition(results, structure, year)
-        quarantine = pd.concat([r.rejects for r in results.values() if not r.rejects.empty]
-                               or [next(iter(results.values())).rejects], ignore_index=True)
-        loaded_at = pd.Timestamp.now().floor("s")
-        ingested = ingested_files_frame(results, sheets, files, structure_code, year, loaded_at)
+    results = validate_partition(staged, headers_by_sheet(sheets), year, drop_zone.today,
+                                 structure_code)
+    conformed = conform_partition(results, structure, year)
+    quarantine = pd.concat([r.rejects for r in results.values() if not r.rejects.empty]
+                           or [next(iter(results.values())).rejects], ignore_index=True)
+    loaded_at = pd.Timestamp.now().floor("s")
+    ingested = ingested_files_frame(results, sheets, files, structure_code, year, loaded_at)
+    with warehouse.open() as wh:
         write_conformed(wh, structure_code, year, conformed, communes_frame(structure),
                         quarantine, ingested)
 

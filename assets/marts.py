@@ -16,7 +16,6 @@ from pipelines.publish import (
     territory_of,
     write_catalogue,
     write_trends,
-    write_units,
     write_values,
 )
 from pipelines.resources import WarehouseResource
@@ -53,13 +52,11 @@ def indicator_units(context: dg.AssetExecutionContext,
     structure, year = partition_of(context)
     with warehouse.open() as wh:
         with wh.transaction() as conn:
-            units = compute_units(conn, structure, year)
-        write_units(wh, structure, year, units)
+            counts = compute_units(conn, structure, year)
         files = _source_files(wh, structure, year)
-    counts = units.groupby("indicator").size()
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(units),
-        "units_by_indicator": {k: int(v) for k, v in counts.items()},
+        "dagster/row_count": sum(counts.values()),
+        "units_by_indicator": counts,
         "source_files": dg.MetadataValue.md(files.to_markdown(index=False)),
     })
 
@@ -99,15 +96,17 @@ def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: Warehou
     structure, year = partition_of(context)
     with warehouse.open() as wh:
         units = read_units(wh, structure, year)
-        values = indicator_values(units, structure, year, territory_of(wh, structure))
-        failing = {name: check(values) for name, check in reconcile.CHECKS.items()}
-        written = all(f.empty for f in failing.values())
-        if written:
-            write_values(wh, structure, year, values)
-        else:
-            context.log.error(f"{structure} {year}: reconciliation failed, figures not written "
-                              f"(the previous figures stay)")
+        territory = territory_of(wh, structure)
         files = _source_files(wh, structure, year)
+    values = indicator_values(units, structure, year, territory)
+    failing = {name: check(values) for name, check in reconcile.CHECKS.items()}
+    written = all(f.empty for f in failing.values())
+    if written:
+        with warehouse.open() as wh:
+            write_values(wh, structure, year, values)
+    else:
+        context.log.error(f"{structure} {year}: reconciliation failed, figures not written "
+                          f"(the previous figures stay)")
     totals = values[values["commune_insee"].isna() & values["dimension_1"].isna()]
     yield dg.MaterializeResult(asset_key="indicator_values", metadata={
         "dagster/row_count": len(values),

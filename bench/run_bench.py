@@ -11,13 +11,14 @@ What it does (everything under bench/out/, git-ignored):
    pipeline reading these workbooks;
 3. naive baseline, on a sample of files: pandas.read_excel (openpyxl) + DataFrame.to_sql into
    DuckDB through SQLAlchemy, extrapolated to rows/s;
-4. the pipeline: `pipelines.runner.run_partitions` (the Dagster assets, in-process) into a
-   fresh DuckDB warehouse. The stage functions the assets call are wrapped with timers (same
-   process, so the wall time of each stage is measured inside the real run); "Dagster and
-   the rest" is the partition's wall time minus the timed stages (run setup, asset checks,
-   metadata, publication, report...). Peak memory (VmHWM) is read per partition, the
-   high-water mark being reset before each one (/proc/self/clear_refs), and for the whole
-   process (getrusage).
+4. the pipeline: `pipelines.runner.run_partitions` (the Dagster assets, `--workers`
+   processes, as `observatoire run` does; default: one per CPU) into a fresh DuckDB
+   warehouse. The stage functions the assets call are wrapped with timers in every process
+   that runs partitions (so each stage's time is measured inside the real run, summed over
+   the workers); "Dagster and the rest" is the partitions' time minus the timed stages
+   (asset checks, metadata, events, waiting for the writer lock...). Peak memory (VmHWM) is
+   read per partition by the runner (the high-water mark reset before each one), and for the
+   whole run (getrusage, this process and its workers).
 
 Rows are data rows of the exports (title and Total lines excluded): the rows/s of a stage is
 the region's rows divided by the time that stage took over the whole run.
@@ -56,7 +57,7 @@ STAGES = {
     "indicators": [("assets.marts", "compute_units"), ("assets.marts", "indicator_values"),
                    ("assets.marts", "trends")],
     "write": [("assets.staging", "prepare"), ("assets.staging", "write_staging"),
-              ("assets.conformed", "write_conformed"), ("assets.marts", "write_units"),
+              ("assets.conformed", "write_conformed"),
               ("assets.marts", "write_values"), ("assets.marts", "write_trends")],
     "read back": [("assets.conformed", "read_staging"), ("assets.marts", "read_units"),
                   ("assets.marts", "read_values"), ("assets.marts", "territory_of")],
@@ -65,6 +66,7 @@ STAGES = {
 }
 TIMES: dict[str, float] = defaultdict(float)
 DETAIL: dict[str, float] = defaultdict(float)
+_WORKER_TIMES: list[Path] = []  # in a worker process: where its timers are written
 
 
 def _timed(stage: str, fn):
@@ -77,7 +79,25 @@ def _timed(stage: str, fn):
             spent = time.perf_counter() - started
             TIMES[stage] += spent
             DETAIL[fn.__name__] += spent
+            if _WORKER_TIMES:  # a few dozen small writes per partition: negligible
+                _WORKER_TIMES[0].write_text(json.dumps({"stages": TIMES, "functions": DETAIL}))
     return wrapper
+
+
+def instrument_worker() -> None:
+    """Called by the runner in each worker process: the same timers, saved to a file the
+    benchmark merges after the run."""
+    _WORKER_TIMES.append(OUT / f"stages-{os.getpid()}.json")
+    instrument()
+
+
+def _merge_worker_times() -> None:
+    for path in OUT.glob("stages-*.json"):
+        saved = json.loads(path.read_text())
+        for stage, seconds in saved["stages"].items():
+            TIMES[stage] += seconds
+        for name, seconds in saved["functions"].items():
+            DETAIL[name] += seconds
 
 
 def instrument() -> list[str]:
@@ -103,23 +123,6 @@ def _cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _hwm_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM"):
-                return int(line.split()[1])
-    return 0
-
-
-def _reset_hwm() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def generate(raw: Path, structures: int, young: int, reuse: bool) -> dict[str, int]:
@@ -181,36 +184,30 @@ def naive(raw: Path, out: Path, sample_files: int) -> tuple[int, float, float]:
     return rows, read_s, write_s
 
 
-def pipeline(raw: Path, out: Path) -> dict:
+def pipeline(raw: Path, out: Path, workers: int) -> dict:
     import dagster as dg
 
     from pipelines.runner import run_partitions
 
     warnings.filterwarnings("ignore")
-    missing = instrument()
-    url = f"duckdb:///{out / 'warehouse.duckdb'}"
-    for stale in out.glob("**/warehouse.duckdb*"):
+    missing = instrument()  # this process: the catalogue, trends refresh, publication
+    for stale in [*out.glob("**/warehouse.duckdb*"), *out.glob("stages-*.json")]:
         stale.unlink()
-    peaks: list[tuple[str, int, float]] = []
-    can_reset = _reset_hwm()
+    url = f"duckdb:///{out / 'warehouse.duckdb'}"
 
     def progress(message: str) -> None:
-        if ": reading" in message:
-            if can_reset:
-                _reset_hwm()
-        elif ": done" in message or "FAILED" in message:
-            peaks.append((message.split("]")[1].split(":")[0].strip(), _hwm_kib(),
-                          float(message.rsplit("(", 1)[1].split(" s")[0])))
-            if len(peaks) % 10 == 1:
-                print("  " + message, flush=True)
+        if ": done" in message or "FAILED" in message or "processes" in message:
+            print("  " + message, flush=True)
 
     started = time.perf_counter()
     cpu_started = _cpu()
     summary = run_partitions(raw_dir=raw, url=url, run_date=RUN_DATE,
-                             instance=dg.DagsterInstance.ephemeral(), progress=progress)
+                             instance=dg.DagsterInstance.ephemeral(), progress=progress,
+                             workers=workers, worker_setup=instrument_worker)
     wall = time.perf_counter() - started
-    return {"summary": summary, "wall": wall, "cpu": _cpu() - cpu_started, "peaks": peaks,
-            "per_partition_hwm": can_reset, "missing": missing}
+    _merge_worker_times()
+    return {"summary": summary, "wall": wall, "cpu": _cpu() - cpu_started,
+            "missing": missing}
 
 
 def main() -> int:
@@ -222,6 +219,9 @@ def main() -> int:
     parser.add_argument("--naive-files", type=int, default=6,
                         help="files of structure S01 (smallest first) for the naive baseline "
                              "(default: all six, ≈ 100 k rows, 1/40 of the region)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="pipeline processes, as `observatoire run --workers` "
+                             "(default: one per CPU, %(default)s here)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     raw = OUT / "raw"
@@ -245,36 +245,42 @@ def main() -> int:
           f"+ to_sql {write_s:.1f} s = {naive_rate:,.0f} rows/s "
           f"(region extrapolated: {total_rows / naive_rate / 60:.0f} min)")
 
-    print(f"pipeline: {args.structures} partitions …", flush=True)
-    result = pipeline(raw, OUT)
+    print(f"pipeline: {args.structures} partitions, {args.workers} worker processes …",
+          flush=True)
+    result = pipeline(raw, OUT, args.workers)
     summary, wall = result["summary"], result["wall"]
     failed = summary.failed
     e2e_rate = total_rows / wall
-    peaks = result["peaks"]
-    max_peak = max((p[1] for p in peaks), default=0) / 1024
-    first_peak = peaks[0][1] / 1024 if peaks else 0
-    process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    partition_s = [p[2] for p in peaks]
+    outcomes = summary.outcomes
+    peaks = [o.peak_mib or 0.0 for o in outcomes]
+    max_peak = max(peaks, default=0)
+    first_peak = peaks[0] if peaks else 0
+    # this process and its (finished) workers: the largest single process
+    process_peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                       resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    partition_s = [o.seconds for o in outcomes]
+    busy = sum(partition_s)
     timed = sum(TIMES.values())
-    other = sum(partition_s) - timed
+    other = busy - timed
     print()
-    print(f"end to end: {wall:.1f} s for {len(summary.outcomes)} partitions "
+    print(f"end to end: {wall:.1f} s for {len(outcomes)} partitions "
           f"({len(failed)} failed), {e2e_rate:,.0f} rows/s; rows read {summary.rows_read:,}, "
           f"loaded {summary.rows_loaded:,}; CPU {result['cpu']:.1f} s "
           f"({total_rows / result['cpu']:,.0f} rows per CPU second)")
-    print(f"{'stage':<28}{'seconds':>9}{'share':>8}{'rows/s':>14}")
+    print(f"partitions: {busy:.1f} s in all over {args.workers} process(es) "
+          f"(a partition {min(partition_s, default=0):.1f} to {max(partition_s, default=0):.1f} s)")
+    print(f"{'stage (summed over workers)':<28}{'seconds':>9}{'share':>8}{'rows/s':>14}")
     for stage in STAGES:
-        s = TIMES.get(stage, 0.0)
-        print(f"{stage:<28}{s:>9.1f}{s / wall:>8.0%}{total_rows / s if s else 0:>14,.0f}")
-    print(f"{'Dagster and the rest':<28}{other:>9.1f}{other / wall:>8.0%}")
+        sec = TIMES.get(stage, 0.0)
+        print(f"{stage:<28}{sec:>9.1f}{sec / busy if busy else 0:>8.0%}"
+              f"{total_rows / sec if sec else 0:>14,.0f}")
+    print(f"{'Dagster and the rest':<28}{other:>9.1f}{other / busy if busy else 0:>8.0%}")
     print("  by function: " + ", ".join(f"{k} {v:.1f} s" for k, v in
                                         sorted(DETAIL.items(), key=lambda kv: -kv[1])))
-    print(f"{'run setup (catalogue...)':<28}{wall - sum(partition_s):>9.1f}")
     print(f"targets: end to end / parse only = {e2e_rate / parse_rate:.0%} (target >= 50 %); "
           f"end to end / naive = {e2e_rate / naive_rate:.1f}x (target >= 10x)")
     print(f"memory: peak per partition {max_peak:,.0f} MiB (first partition {first_peak:,.0f} "
-          f"MiB{'' if result['per_partition_hwm'] else ', not reset: cumulative'}), whole "
-          f"process {process_peak:,.0f} MiB")
+          f"MiB), largest process {process_peak:,.0f} MiB")
     if result["missing"]:
         print(f"note: stage functions not found (not timed): {', '.join(result['missing'])}")
     for o in failed[:3]:
@@ -283,12 +289,13 @@ def main() -> int:
         "date": str(dt.date.today()), "cpus": os.cpu_count(), "structures": args.structures,
         "rows": total_rows, "parse_only_s": parse_s, "parse_only_rate": parse_rate,
         "naive_rows": n_rows, "naive_read_s": read_s, "naive_write_s": write_s,
-        "naive_rate": naive_rate, "wall_s": wall, "cpu_s": result["cpu"], "e2e_rate": e2e_rate,
+        "naive_rate": naive_rate, "workers": args.workers, "wall_s": wall,
+        "cpu_s": result["cpu"], "e2e_rate": e2e_rate,
         "stages_s": dict(TIMES), "functions_s": dict(DETAIL), "dagster_other_s": other,
         "failed": len(failed),
         "peak_partition_mib": max_peak, "first_partition_mib": first_peak,
         "process_peak_mib": process_peak, "partition_s": partition_s,
-        "partition_peak_mib": [round(p[1] / 1024) for p in peaks],
+        "partition_peak_mib": [round(p) for p in peaks],
     }, indent=1))
     return 1 if failed else 0
 

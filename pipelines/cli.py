@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_partitions(
         raw_dir=Path(args.raw), url=args.warehouse, structures=args.structure or None,
         years=args.year or None, run_date=args.run_date,
-        instance=instance_for_run(ephemeral=args.no_history),
+        instance=instance_for_run(ephemeral=args.no_history), workers=args.workers,
     )
     print(format_summary(summary))
     return 1 if summary.failed or not summary.outcomes else 0
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-history", action="store_true",
                        help="do not record the runs in Dagster's history (.dagster_home): "
                             "faster for large batches (about 10 s less per partition)")
+        p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="processes running structures side by side (default: the "
+                            "number of CPUs, %(default)s here; never more than the "
+                            "structures of the run; each holds one partition in memory)")
     run.add_argument("--structure", action="append", help="only this structure (repeatable)")
     run.add_argument("--year", action="append", type=int, help="only this year (repeatable)")
     report = sub.add_parser("report", help="write the annual report (Excel + HTML) from the "

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipelines.config import CONFIG_DIR, HORS_TERRITOIRE, NON_RENSEIGNE, NON_RENSEIGNEE
-from pipelines.tables import DIMENSIONS, INDICATOR_KEY
-from pipelines.warehouse import fetch_frame
+from pipelines.tables import DIMENSIONS, INDICATOR_KEY, MARTS
 
 SQL_DIR = Path(__file__).parent / "sql"
 VALUE_COLUMNS = [*INDICATOR_KEY[:4], "commune", *INDICATOR_KEY[4:], "value"]
@@ -108,27 +108,44 @@ def view_statements() -> list[str]:
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
-def compute_units(conn: Connection, structure: str, year: int) -> pd.DataFrame:
-    """Every indicator's counted units for a partition (the rows of marts.indicator_units)."""
-    params = {"structure": structure, "year": year,
-              "y_start": date(year, 1, 1), "y_end": date(year, 12, 31)}
+UNIT_COLUMNS = ("unit_key", "young_id", "commune_insee", *DIMENSIONS, "amount")
+
+
+def compute_units(conn: Connection, structure: str, year: int) -> dict[str, int]:
+    """Every indicator's counted units for a partition, computed and stored in
+    marts.indicator_units inside the warehouse (INSERT … SELECT: the units never travel
+    through Python); returns the number of units per indicator. An indicator that reuses
+    another's units (`units:` in indicators.yaml) copies the rows already stored instead of
+    running the same block twice."""
+    partition = {"structure": structure, "year": year}
+    params = {**partition, "y_start": date(year, 1, 1), "y_end": date(year, 12, 31)}
+    units_table = f"{MARTS}.indicator_units"
+    in_partition = "structure = :structure AND year = :year"
+    conn.execute(text(f"DELETE FROM {units_table} WHERE {in_partition}"), partition)
     queries = unit_queries()
-    cache_by_block: dict[str, pd.DataFrame] = {}
-    frames = []
+    first_of_block: dict[str, str] = {}
+    all_columns = ", ".join(UNIT_COLUMNS)
     for ind in catalogue().indicators:
-        if ind.units not in cache_by_block:
-            cache_by_block[ind.units] = fetch_frame(conn, queries[ind.units], params)
-        units = cache_by_block[ind.units].copy()
-        units.insert(0, "indicator", ind.code)
-        frames.append(units)
-    units = pd.concat(frames, ignore_index=True)
-    for column in [*DIMENSIONS, "amount"]:
-        if column not in units.columns:
-            units[column] = None
-    units.insert(0, "structure", structure)
-    units.insert(1, "year", year)
-    return units[["structure", "year", "indicator", "unit_key", "young_id", "commune_insee",
-                  *DIMENSIONS, "amount"]]
+        if ind.units in first_of_block:
+            conn.execute(text(
+                f"INSERT INTO {units_table} (structure, year, indicator, {all_columns}) "
+                f"SELECT structure, year, :indicator, {all_columns} FROM {units_table} "
+                f"WHERE {in_partition} AND indicator = :source"),
+                {**partition, "indicator": ind.code, "source": first_of_block[ind.units]})
+            continue
+        block = queries[ind.units]
+        selected = list(conn.execute(text(f"SELECT * FROM ({block}) q LIMIT 0"),
+                                     params).keys())
+        columns = ", ".join(c for c in UNIT_COLUMNS if c in selected)
+        conn.execute(text(
+            f"INSERT INTO {units_table} (structure, year, indicator, {columns}) "
+            f"SELECT :structure, :year, :indicator, {columns} FROM ({block}) q"),
+            {**params, "indicator": ind.code})
+        first_of_block[ind.units] = ind.code
+    counts = conn.execute(text(
+        f"SELECT indicator, count(*) FROM {units_table} WHERE {in_partition} "
+        f"GROUP BY indicator"), partition).all()
+    return {indicator: int(n) for indicator, n in counts}
 
 
 # --- from units to figures ------------------------------------------------------------------

@@ -75,11 +75,6 @@ def write_conformed(warehouse: Warehouse, structure: str, year: int,
                 conn.execute(sa.text(f"ANALYZE {t.CONFORMED}.{name}"))
 
 
-def write_units(warehouse: Warehouse, structure: str, year: int, units: pd.DataFrame) -> None:
-    with warehouse.transaction() as conn:
-        warehouse.replace_rows(conn, t.indicator_units, units, _partition(structure, year))
-
-
 def read_units(warehouse: Warehouse, structure: str, year: int) -> pd.DataFrame:
     with warehouse.transaction() as conn:
         return warehouse.read_frame(

@@ -1,16 +1,24 @@
-"""Materialise partitions in-process with the Dagster assets (used by the command line).
+"""Materialise partitions with the Dagster assets (used by the command line).
 
-One process for every partition of the run: Dagster's fixed cost is paid once
-(`dagster.materialize()` ≈0.15 s per call after the first, against ≈5 s per CLI call).
+`workers=1`: every partition in this process, one after the other: Dagster's fixed cost is
+paid once (`dagster.materialize()` ≈0.15 s per call after the first, against ≈5 s per CLI
+call). `workers=N`: N worker processes, each materialising whole structures (a structure's
+years in order, since a year's trends read the year before); their reading and validation
+run side by side, their warehouse steps take turns on a DuckDB file (pipelines/warehouse.py,
+the writer lock). The catalogue before, the next years' trends and the publication after,
+run here.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +43,7 @@ class PartitionOutcome:
     seconds: float
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    peak_mib: float | None = None  # the process's peak resident memory during the partition
 
 
 @dataclass
@@ -90,6 +99,77 @@ def _warnings_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return list(seen)
 
 
+def _reset_peak_memory() -> bool:
+    """Reset the process's resident-memory high-water mark (Linux), so each partition's own
+    peak can be read."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_memory_mib() -> float | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+@dataclass
+class _PartitionRunner:
+    """What it takes to materialise one partition: built once per process."""
+
+    assets: list
+    resources: dict
+    instance: dg.DagsterInstance
+
+    def run(self, structure: str, year: int) -> PartitionOutcome:
+        reset = _reset_peak_memory()
+        t0 = time.perf_counter()
+        result = dg.materialize(self.assets, selection=PARTITIONED - dg.AssetSelection.assets(
+                                    PUBLISHED), resources=self.resources,
+                                instance=self.instance,
+                                partition_key=partition_key(structure, year),
+                                raise_on_error=False, run_config=QUIET)
+        return PartitionOutcome(structure, year, result.success, time.perf_counter() - t0,
+                                None if result.success else _error_of(result),
+                                _warnings_of(self.instance, result.run_id),
+                                _peak_memory_mib() if reset else None)
+
+
+_WORKER: _PartitionRunner | None = None
+
+
+def _start_worker(ephemeral: bool, dagster_home: str | None, found: list[tuple[str, int]],
+                  url: str | None, raw_dir: Path, run_date: str | None,
+                  setup: Callable[[], None] | None) -> None:
+    """A worker process's own Dagster instance (the same history as the parent's, or its own
+    in-memory one), resources and assets."""
+    global _WORKER
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    if dagster_home:
+        os.environ["DAGSTER_HOME"] = dagster_home
+    instance = dg.DagsterInstance.ephemeral() if ephemeral else dg.DagsterInstance.get()
+    if ephemeral:
+        register_partitions(instance, found)
+    if setup is not None:
+        setup()
+    _WORKER = _PartitionRunner(_assets(), default_resources(url=url, raw_dir=raw_dir,
+                                                            run_date=run_date), instance)
+
+
+def _run_in_worker(structure: str, year: int) -> PartitionOutcome:
+    assert _WORKER is not None, "worker not started"
+    return _WORKER.run(structure, year)
+
+
 def run_partitions(
     raw_dir: Path,
     url: str | None = None,
@@ -98,9 +178,12 @@ def run_partitions(
     run_date: str | None = None,
     instance: dg.DagsterInstance | None = None,
     progress: Callable[[str], None] = print,
+    workers: int = 1,
+    worker_setup: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Materialise every discovered partition (or those named); a failing partition does not
-    stop the others."""
+    stop the others. `workers` > 1 runs structures in that many processes (`worker_setup`, a
+    module-level function, is called in each one first: the benchmark's timers)."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     started = time.perf_counter()
@@ -123,34 +206,74 @@ def run_partitions(
     # The analysts' copy is published once, after every partition of the run: publishing per
     # partition copies the whole file each time (quadratic over a region's partitions).
     publication = dg.AssetSelection.assets(PUBLISHED)
-    per_partition = PARTITIONED - publication
     next_year = dg.AssetSelection.assets(*NEXT_YEAR_ASSETS) - publication
-    for i, (structure, year) in enumerate(chosen, start=1):
-        progress(f"[{i}/{len(chosen)}] {structure} {year}: reading, validating, counting…")
-        t0 = time.perf_counter()
-        result = dg.materialize(assets, selection=per_partition, resources=resources,
-                                instance=instance, partition_key=partition_key(structure, year),
-                                raise_on_error=False, run_config=QUIET)
-        outcome = PartitionOutcome(structure, year, result.success, time.perf_counter() - t0,
-                                   None if result.success else _error_of(result),
-                                   _warnings_of(instance, result.run_id))
+
+    def done(outcome: PartitionOutcome) -> None:
         summary.outcomes.append(outcome)
         state = "done" if outcome.success else f"FAILED: {outcome.error}"
-        progress(f"[{i}/{len(chosen)}] {structure} {year}: {state} ({outcome.seconds:.1f} s)")
+        memory = f", {outcome.peak_mib:,.0f} MiB" if outcome.peak_mib else ""
+        progress(f"[{len(summary.outcomes)}/{len(chosen)}] {outcome.structure} {outcome.year}: "
+                 f"{state} ({outcome.seconds:.1f} s{memory})")
+
+    by_structure: dict[str, deque[int]] = {}
+    for structure, year in chosen:
+        by_structure.setdefault(structure, deque()).append(year)
+    workers = max(1, min(workers, len(by_structure)))
+    if workers == 1:
+        runner = _PartitionRunner(assets, resources, instance)
+        for i, (structure, year) in enumerate(chosen, start=1):
+            progress(f"[{i}/{len(chosen)}] {structure} {year}: reading, validating, counting…")
+            done(runner.run(structure, year))
+    else:
+        progress(f"{len(chosen)} partitions of {len(by_structure)} structures in {workers} "
+                 f"processes…")
+        _run_in_pool(by_structure, workers, done, (
+            instance.is_ephemeral, os.environ.get("DAGSTER_HOME"), found, url, Path(raw_dir),
+            run_date, worker_setup))
     for structure, year in followers:
         dg.materialize(assets, selection=next_year, resources=resources,
                        instance=instance, partition_key=partition_key(structure, year),
                        raise_on_error=False, run_config=QUIET)
         progress(f"{structure} {year}: trends refreshed against {year - 1}")
-    done = [o for o in summary.outcomes if o.success]
-    if done:
+    succeeded = [o for o in summary.outcomes if o.success]
+    if succeeded:
         dg.materialize(assets, selection=publication, resources=resources, instance=instance,
-                       partition_key=partition_key(done[-1].structure, done[-1].year),
+                       partition_key=partition_key(succeeded[-1].structure,
+                                                   succeeded[-1].year),
                        run_config=QUIET)
         progress("Published the warehouse analysts read.")
     _fill_counts(summary, url, [(o.structure, o.year) for o in summary.outcomes if o.success])
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _run_in_pool(by_structure: dict[str, deque[int]], workers: int,
+                 done: Callable[[PartitionOutcome], None], worker_args: tuple) -> None:
+    """Each structure's years one after the other, structures side by side. Worker processes
+    are started fresh (spawn): a fork would copy this process's DuckDB and Dagster threads."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=worker_args) as pool:
+        pending: dict[Future, tuple[str, int]] = {}
+
+        def submit(structure: str) -> None:
+            if by_structure[structure]:
+                year = by_structure[structure].popleft()
+                pending[pool.submit(_run_in_worker, structure, year)] = (structure, year)
+
+        for structure in by_structure:
+            submit(structure)
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                structure, year = pending.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the worker process itself died
+                    outcome = PartitionOutcome(structure, year, False, 0.0,
+                                               f"worker process failed: {exc}")
+                done(outcome)
+                submit(structure)
 
 
 def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int]]) -> None:

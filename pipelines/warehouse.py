@@ -10,12 +10,22 @@ read-only, stops writers, so for a DuckDB URL `<dir>/<name>.duckdb` the pipeline
 own working file `<dir>/work/<name>.duckdb` and, once a partition passed its blocking checks,
 publishes it by copy + atomic rename onto `<dir>/<name>.duckdb`, the file analysts (and the
 URL's user) read. A PostgreSQL URL is its own working and published database.
+
+One writer at a time. DuckDB lets one process open a file for writing and makes any other
+fail at once ("Could not set lock on file"). A `Warehouse` on a DuckDB working file
+therefore holds an exclusive lock on `<working file>.lock` from its creation to `dispose()`,
+and a second process waits for it instead of failing: partitions can run in parallel
+processes (`observatoire run --workers`, Dagster's multiprocess executor), their reading and
+validation overlapping, their warehouse steps taking turns. Assets keep a warehouse open only
+around its reads and writes. PostgreSQL needs no such lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -126,22 +136,60 @@ def fetch_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.Da
     return frame.astype(narrow) if narrow else frame
 
 
+class _WriterLock:
+    """An exclusive lock on a DuckDB working file across processes, re-entrant within one
+    (flock locks belong to an open file: a second flock of the same process on a new file
+    descriptor would wait for itself)."""
+
+    _guard = threading.Lock()
+    _held: dict[Path, tuple[int, int]] = {}  # lock file -> (file descriptor, holders)
+
+    @classmethod
+    def acquire(cls, database: Path) -> Path:
+        lock = database.with_name(database.name + ".lock")
+        with cls._guard:
+            fd, holders = cls._held.get(lock, (-1, 0))
+            if holders == 0:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process writes
+            cls._held[lock] = (fd, holders + 1)
+        return lock
+
+    @classmethod
+    def release(cls, lock: Path) -> None:
+        with cls._guard:
+            fd, holders = cls._held[lock]
+            if holders > 1:
+                cls._held[lock] = (fd, holders - 1)
+                return
+            del cls._held[lock]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
 class Warehouse:
     """The pipeline's side of a warehouse URL: it writes the working database and publishes
-    it (`publish`); `published_url` is the URL it was given, what analysts read."""
+    it (`publish`); `published_url` is the URL it was given, what analysts read. On a DuckDB
+    file it holds the writer lock until `dispose()`."""
 
     def __init__(self, url: str | None = None) -> None:
         self.published_url = resolve_url(url)
         self.url = working_url(self.published_url)
         work, published = _duckdb_file(self.url), _duckdb_file(self.published_url)
+        self._lock: Path | None = None
         if work is not None:
             work.parent.mkdir(parents=True, exist_ok=True)
-            if not work.exists() and published.exists():
+            self._lock = _WriterLock.acquire(work)
+        try:
+            if work is not None and not work.exists() and published.exists():
                 # A warehouse published before the working copy existed: start from it.
                 for suffix in (".wal", ""):  # the write-ahead log, if any, before the file
                     if (source := published.with_name(published.name + suffix)).exists():
                         shutil.copyfile(source, work.with_name(work.name + suffix))
-        self.engine: Engine = sa.create_engine(self.url)
+            self.engine: Engine = sa.create_engine(self.url)
+        except Exception:
+            self.dispose_lock()
+            raise
 
     def publish(self) -> Path | None:
         """Copy the working DuckDB file onto the published one: checkpoint, close, copy to a
@@ -171,7 +219,14 @@ class Warehouse:
         return self.engine.dialect.name
 
     def dispose(self) -> None:
+        """Close every connection, then let the next writer in."""
         self.engine.dispose()
+        self.dispose_lock()
+
+    def dispose_lock(self) -> None:
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            _WriterLock.release(lock)
 
     def ensure_schema(self) -> None:
         """Create schemas, tables and SQL helpers if absent (idempotent)."""
