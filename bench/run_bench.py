@@ -63,6 +63,7 @@ STAGES = {
                   ("assets.marts", "read_values"), ("assets.marts", "territory_of")],
     "report": [("assets.report", "load_figures"), ("assets.report", "write_report")],
     "publish": [("assets.publication", "_publish")],
+    "close (DuckDB checkpoint)": [("pipelines.warehouse", "Warehouse.dispose")],
 }
 TIMES: dict[str, float] = defaultdict(float)
 DETAIL: dict[str, float] = defaultdict(float)
@@ -104,6 +105,26 @@ def instrument() -> list[str]:
     """Wrap the stage functions as the asset modules see them; returns those not found."""
     import importlib
 
+    from pipelines.warehouse import _WriterLock
+
+    # time spent waiting for another process's warehouse step (not work: shown apart)
+    acquire = _WriterLock.acquire.__func__
+    _WriterLock.acquire = classmethod(_timed("waiting for the writer lock", acquire))
+    release = _WriterLock.release.__func__
+    held_since: dict[Path, float] = {}
+
+    def acquire_and_note(cls, database):
+        lock = acquire(cls, database)
+        held_since.setdefault(lock, time.perf_counter())
+        return lock
+
+    def release_and_note(cls, lock):
+        release(cls, lock)
+        if lock not in cls._held and lock in held_since:
+            TIMES["holding the writer lock"] += time.perf_counter() - held_since.pop(lock)
+
+    _WriterLock.acquire = classmethod(_timed("waiting for the writer lock", acquire_and_note))
+    _WriterLock.release = classmethod(release_and_note)
     missing = []
     for stage, targets in STAGES.items():
         for module_name, name in targets:
@@ -111,8 +132,10 @@ def instrument() -> list[str]:
                 module = importlib.import_module(module_name)
             except ImportError:
                 module = None
-            if module is not None and hasattr(module, name):
-                setattr(module, name, _timed(stage, getattr(module, name)))
+            owner, _, attribute = name.rpartition(".")
+            target = getattr(module, owner, None) if owner else module
+            if target is not None and hasattr(target, attribute):
+                setattr(target, attribute, _timed(stage, getattr(target, attribute)))
             else:
                 missing.append(f"{module_name}.{name}")
     return missing
@@ -260,8 +283,11 @@ def main() -> int:
                        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     partition_s = [o.seconds for o in outcomes]
     busy = sum(partition_s)
+    waited = TIMES.pop("waiting for the writer lock", 0.0)
+    held = TIMES.pop("holding the writer lock", 0.0)
+    DETAIL.pop("acquire_and_note", None)
     timed = sum(TIMES.values())
-    other = busy - timed
+    other = busy - timed - waited
     print()
     print(f"end to end: {wall:.1f} s for {len(outcomes)} partitions "
           f"({len(failed)} failed), {e2e_rate:,.0f} rows/s; rows read {summary.rows_read:,}, "
@@ -275,6 +301,9 @@ def main() -> int:
         print(f"{stage:<28}{sec:>9.1f}{sec / busy if busy else 0:>8.0%}"
               f"{total_rows / sec if sec else 0:>14,.0f}")
     print(f"{'Dagster and the rest':<28}{other:>9.1f}{other / busy if busy else 0:>8.0%}")
+    print(f"{'waiting for the writer lock':<28}{waited:>9.1f}{waited / busy if busy else 0:>8.0%}")
+    print(f"the writer lock was held {held:.1f} s in all ({held / wall:.0%} of the wall time): "
+          f"the warehouse steps of the partitions, one at a time")
     print("  by function: " + ", ".join(f"{k} {v:.1f} s" for k, v in
                                         sorted(DETAIL.items(), key=lambda kv: -kv[1])))
     print(f"targets: end to end / parse only = {e2e_rate / parse_rate:.0%} (target >= 50 %); "
@@ -292,6 +321,7 @@ def main() -> int:
         "naive_rate": naive_rate, "workers": args.workers, "wall_s": wall,
         "cpu_s": result["cpu"], "e2e_rate": e2e_rate,
         "stages_s": dict(TIMES), "functions_s": dict(DETAIL), "dagster_other_s": other,
+        "lock_wait_s": waited, "lock_held_s": held,
         "failed": len(failed),
         "peak_partition_mib": max_peak, "first_partition_mib": first_peak,
         "process_peak_mib": process_peak, "partition_s": partition_s,

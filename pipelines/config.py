@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -32,7 +32,13 @@ def fold(value: object) -> str:
     """
     if value is None:
         return ""
-    text = str(value).lower().replace("œ", "oe").replace("æ", "ae")
+    return _fold_text(str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold_text(text: str) -> str:
+    # The same headers and codes come back on every file and row: ≈ 20 k calls a partition.
+    text = text.lower().replace("œ", "oe").replace("æ", "ae")
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     return _NON_ALNUM.sub(" ", text).strip()

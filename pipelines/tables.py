@@ -224,7 +224,7 @@ indicator_values = sa.Table("indicator_values", metadata, *_figure_columns())
 indicator_trends = sa.Table(
     "indicator_trends", metadata, *_figure_columns(),
     sa.Column("previous_value", sa.Numeric(18, 2), nullable=False),
-    sa.Column("change", sa.Float, nullable=False),
+    sa.Column("change", sa.Double, nullable=False),  # FLOAT is 4 bytes in DuckDB
 )
 
 indicator_catalogue = sa.Table(

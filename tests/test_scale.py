@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import shutil
+import time
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+
+from pipelines.warehouse import Warehouse
+from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
 from tests.conftest import query
-from tests.test_bad_inputs import base_zone
+from tests.test_bad_inputs import BASE_EVENTS, EVENT_HEADERS, base_zone
 
 
 def test_postgresql_conformed_tables_have_fresh_statistics(postgres_url: str, tmp_path: Path,
@@ -19,3 +27,112 @@ def test_postgresql_conformed_tables_have_fresh_statistics(postgres_url: str, tm
     analysed = {s["relname"] for s in stats if s["last_analyze"] is not None}
     assert {"jeunes", "evenements", "propositions", "situations", "dispositifs",
             "aides"} <= analysed
+
+
+# --- partitions in parallel processes: one writer at a time on a DuckDB file ---------------
+
+def _hold_the_warehouse(url: str, log: str, seconds: float) -> None:
+    """In another process: take the warehouse, say so, keep it a while, write, let go."""
+    wh = Warehouse(url)
+    _note(log, "child in")
+    time.sleep(seconds)
+    with wh.transaction() as conn:
+        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS turns (who TEXT)"))
+        conn.execute(sa.text("INSERT INTO turns VALUES ('child')"))
+    _note(log, "child out")
+    wh.dispose()
+
+
+def _note(log: str, line: str) -> None:
+    with open(log, "a") as handle:
+        handle.write(line + "\n")
+
+
+def test_a_second_process_waits_for_the_duckdb_writer_instead_of_failing(tmp_path: Path):
+    # DuckDB alone makes the second process fail at once ("Could not set lock on file").
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    log = tmp_path / "log.txt"
+    child = multiprocessing.get_context("spawn").Process(
+        target=_hold_the_warehouse, args=(url, str(log), 1.0))
+    child.start()
+    try:
+        for _ in range(600):  # the child is in once it said so (spawn takes a few seconds)
+            if log.exists() and "child in" in log.read_text():
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the child process never took the warehouse")
+        wh = Warehouse(url)  # waits for the child
+        _note(str(log), "parent in")
+        with wh.transaction() as conn:
+            conn.execute(sa.text("INSERT INTO turns VALUES ('parent')"))
+            turns = [r[0] for r in conn.execute(sa.text("SELECT who FROM turns"))]
+        wh.dispose()
+    finally:
+        child.join(30)
+    assert child.exitcode == 0
+    assert log.read_text().splitlines() == ["child in", "child out", "parent in"]
+    assert turns == ["child", "parent"]
+
+
+def test_the_writer_lock_is_reentrant_within_a_process(tmp_path: Path):
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    outer, inner = Warehouse(url), Warehouse(url)  # would wait for itself if not re-entrant
+    with inner.transaction() as conn:
+        conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+    inner.dispose()
+    with outer.transaction() as conn:
+        conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+    outer.dispose()
+    # both released: another process gets the warehouse at once
+    log = tmp_path / "log.txt"
+    child = multiprocessing.get_context("spawn").Process(
+        target=_hold_the_warehouse, args=(url, str(log), 0.0))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0 and log.read_text().splitlines() == ["child in", "child out"]
+
+
+def _region(raw: Path) -> Path:
+    """TST 2024 and 2025, and AUT 2025 (a copy of TST 2025 under another code)."""
+    base_zone(raw)
+    d2024 = raw / "TST" / "2024"
+    write_xlsx(d2024 / "jeunes.xlsx", JEUNES_HEADERS,
+               [young("1001", first="10/02/2024"), young("1002", sex="H", first="03/03/2024")])
+    write_xlsx(d2024 / "evenements.xlsx", EVENT_HEADERS,
+               [[e, i, d.replace("2025", "2024"), *rest]
+                for e, i, d, *rest in [*BASE_EVENTS, ["E5", "1002", "06/06/2025",
+                                                      "Entretien individuel", None, None, None]]])
+    write_structure(raw, "AUT", name="Mission Locale Autre")
+    shutil.copytree(raw / "TST" / "2025", raw / "AUT" / "2025")
+    return raw
+
+
+FIGURES = ("SELECT structure, year, indicator, commune_insee, dimension_1, category_1, "
+           "dimension_2, category_2, CAST(value AS DOUBLE PRECISION) AS value{more} FROM {table}")
+
+
+def _figures(url: str, table: str) -> list[tuple]:
+    more = ", CAST(change AS DOUBLE PRECISION) AS change" if table == "indicator_trends" else ""
+    rows = query(url, FIGURES.format(table=table, more=more))
+    return sorted(tuple("" if v is None else v for v in r.values()) for r in rows)
+
+
+def test_partitions_in_worker_processes_give_the_same_warehouse(tmp_path: Path,
+                                                                warehouse_url: str, run):
+    raw = _region(tmp_path / "raw")
+    reference = f"duckdb:///{tmp_path / 'reference.duckdb'}"
+    assert not run(raw, reference).failed                   # one process, one after the other
+    summary = run(raw, warehouse_url, workers=2)
+    assert not summary.failed, summary.failed
+    assert {(o.structure, o.year) for o in summary.outcomes} == {
+        ("TST", 2024), ("TST", 2025), ("AUT", 2025)}
+    # a structure's years run in order in one worker: 2025's trends found 2024's figures
+    years = [o.year for o in summary.outcomes if o.structure == "TST"]
+    assert years == [2024, 2025]
+    trends = _figures(warehouse_url, "indicator_trends")
+    assert any(r[0] == "TST" and r[1] == 2025 for r in trends)
+    for table in ("indicator_values", "indicator_trends"):
+        assert _figures(warehouse_url, table) == _figures(reference, table), table
+    assert summary.rows_read == run(raw, reference).rows_read  # the same rows accounted
+    assert all(o.peak_mib and o.peak_mib > 0 for o in summary.outcomes)
