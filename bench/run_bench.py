@@ -109,7 +109,6 @@ def instrument() -> list[str]:
 
     # time spent waiting for another process's warehouse step (not work: shown apart)
     acquire = _WriterLock.acquire.__func__
-    _WriterLock.acquire = classmethod(_timed("waiting for the writer lock", acquire))
     release = _WriterLock.release.__func__
     held_since: dict[Path, float] = {}
 

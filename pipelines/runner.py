@@ -33,6 +33,10 @@ from pipelines.warehouse import Warehouse
 
 DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# The analysts' copy is published once, after every partition of the run: publishing per
+# partition copies the whole file each time (quadratic over a region's partitions).
+PUBLICATION = dg.AssetSelection.assets(PUBLISHED)
+PER_PARTITION = PARTITIONED - PUBLICATION
 
 
 @dataclass
@@ -132,8 +136,7 @@ class _PartitionRunner:
     def run(self, structure: str, year: int) -> PartitionOutcome:
         reset = _reset_peak_memory()
         t0 = time.perf_counter()
-        result = dg.materialize(self.assets, selection=PARTITIONED - dg.AssetSelection.assets(
-                                    PUBLISHED), resources=self.resources,
+        result = dg.materialize(self.assets, selection=PER_PARTITION, resources=self.resources,
                                 instance=self.instance,
                                 partition_key=partition_key(structure, year),
                                 raise_on_error=False, run_config=QUIET)
@@ -203,10 +206,7 @@ def run_partitions(
                    instance=instance, run_config=QUIET)
     # Refresh the next year's trends when its previous year changes.
     followers = [(s, y + 1) for s, y in chosen if (s, y + 1) in found and (s, y + 1) not in chosen]
-    # The analysts' copy is published once, after every partition of the run: publishing per
-    # partition copies the whole file each time (quadratic over a region's partitions).
-    publication = dg.AssetSelection.assets(PUBLISHED)
-    next_year = dg.AssetSelection.assets(*NEXT_YEAR_ASSETS) - publication
+    next_year = dg.AssetSelection.assets(*NEXT_YEAR_ASSETS) - PUBLICATION
 
     def done(outcome: PartitionOutcome) -> None:
         summary.outcomes.append(outcome)
@@ -237,7 +237,7 @@ def run_partitions(
         progress(f"{structure} {year}: trends refreshed against {year - 1}")
     succeeded = [o for o in summary.outcomes if o.success]
     if succeeded:
-        dg.materialize(assets, selection=publication, resources=resources, instance=instance,
+        dg.materialize(assets, selection=PUBLICATION, resources=resources, instance=instance,
                        partition_key=partition_key(succeeded[-1].structure,
                                                    succeeded[-1].year),
                        run_config=QUIET)

@@ -188,7 +188,7 @@ class Warehouse:
                         shutil.copyfile(source, work.with_name(work.name + suffix))
             self.engine: Engine = sa.create_engine(self.url)
         except Exception:
-            self.dispose_lock()
+            self._release_lock()
             raise
 
     def publish(self) -> Path | None:
@@ -221,9 +221,9 @@ class Warehouse:
     def dispose(self) -> None:
         """Close every connection, then let the next writer in."""
         self.engine.dispose()
-        self.dispose_lock()
+        self._release_lock()
 
-    def dispose_lock(self) -> None:
+    def _release_lock(self) -> None:
         if self._lock is not None:
             lock, self._lock = self._lock, None
             _WriterLock.release(lock)
