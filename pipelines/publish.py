@@ -28,32 +28,58 @@ def _partition(structure: str, year: int) -> dict[str, object]:
     return {"structure": structure, "year": year}
 
 
+# The staging rows this process has just written, kept for the conformed step that usually
+# follows in the same process: reading a partition's ≈ 100 k rows back cost ≈ 0.3 s a
+# partition, under the DuckDB writer lock. Keyed by warehouse and partition; used only when
+# the warehouse still holds the same files from the same load (`_same_load`), else the rows
+# are read back. One partition at a time: memory stays bounded by a partition.
+_just_written: dict[tuple[str, str, int], StagedPartition] = {}
+_STAGING_ORDER = ["source_file", "source_sheet", "source_row"]
+
+
 def write_staging(warehouse: Warehouse, staged: StagedPartition, structure: str,
                   year: int) -> None:
     where = _partition(structure, year)
+    _just_written.clear()
     with warehouse.transaction() as conn:
         for name, frame in staged.tables.items():
             warehouse.replace_rows(conn, t.staging_tables[name], frame, where)
         warehouse.replace_rows(conn, t.sheets, staged.sheets, where)
         warehouse.replace_rows(conn, t.raw_files, staged.files, where)
+    _just_written[(warehouse.url, structure, year)] = staged
 
 
 def read_staging(warehouse: Warehouse, structure: str,
                  year: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
-    """A partition's staging rows, sheets and files, as written by `write_staging`."""
+    """A partition's staging rows (in file, sheet, row order), sheets and files, as written
+    by `write_staging`."""
     params = _partition(structure, year)
     where = "WHERE structure = :structure AND year = :year"
     with warehouse.transaction() as conn:
-        frames = {
-            name: warehouse.read_frame(
-                conn, f"SELECT * FROM {t.STAGING}.{name} {where} ORDER BY source_file, "
-                      f"source_sheet, source_row", params)
-            for name in t.staging_tables
-        }
         sheets = warehouse.read_frame(conn, f"SELECT * FROM {t.STAGING}.sheets {where}", params)
         files = warehouse.read_frame(conn, f"SELECT * FROM {t.STAGING}.raw_files {where}",
                                      params)
+        kept = _just_written.pop((warehouse.url, structure, year), None)
+        if kept is not None and _same_load(kept.files, files):
+            frames = {name: frame.sort_values(_STAGING_ORDER, kind="stable",
+                                              ignore_index=True)
+                      for name, frame in kept.tables.items()}
+        else:
+            frames = {
+                name: warehouse.read_frame(
+                    conn, f"SELECT * FROM {t.STAGING}.{name} {where} "
+                          f"ORDER BY {', '.join(_STAGING_ORDER)}", params)
+                for name in t.staging_tables
+            }
     return frames, sheets, files
+
+
+def _same_load(written: pd.DataFrame, stored: pd.DataFrame) -> bool:
+    """The warehouse's staging files are those written (same files, content, load time)."""
+    def key(files: pd.DataFrame) -> set[tuple[str, str, pd.Timestamp]]:
+        return {(f, s, pd.Timestamp(at)) for f, s, at in
+                zip(files["file"], files["sha256"], files["seen_at"], strict=True)}
+    return key(written) == key(stored)
 
 
 def write_conformed(warehouse: Warehouse, structure: str, year: int,

@@ -136,3 +136,61 @@ def test_partitions_in_worker_processes_give_the_same_warehouse(tmp_path: Path,
         assert _figures(warehouse_url, table) == _figures(reference, table), table
     assert summary.rows_read == run(raw, reference).rows_read  # the same rows accounted
     assert all(o.peak_mib and o.peak_mib > 0 for o in summary.outcomes)
+
+
+# --- the staging rows handed to the conformed step in the same process --------------------
+
+def test_staging_rows_kept_in_process_are_those_read_back(warehouse_url: str,
+                                                          demo_warehouse: tuple[str, Path]):
+    # The conformed step uses the rows the staging step just wrote instead of reading them
+    # back (pipelines/publish.py): validation must see exactly what the warehouse holds.
+    import pandas as pd
+
+    from pipelines import publish
+    from pipelines.staging import stage_partition
+
+    raw = demo_warehouse[1] / "raw"
+    staged = stage_partition(raw / "MNO" / "2025", raw, "MNO", 2025,
+                             pd.Timestamp("2026-01-06 10:00:00"))
+    wh = Warehouse(warehouse_url)
+    try:
+        publish.prepare(wh)
+        publish.write_staging(wh, staged, "MNO", 2025)
+        kept, kept_sheets, kept_files = publish.read_staging(wh, "MNO", 2025)
+        assert not publish._just_written  # handed over once, then forgotten
+        read, read_sheets, read_files = publish.read_staging(wh, "MNO", 2025)
+    finally:
+        wh.dispose()
+    assert sum(len(f) for f in read.values()) > 1000
+    for name in read:
+        pd.testing.assert_frame_equal(kept[name], read[name],
+                                      obj=f"staging.{name}")
+    pd.testing.assert_frame_equal(kept_sheets, read_sheets)
+    pd.testing.assert_frame_equal(kept_files, read_files)
+
+
+def test_staging_rows_are_read_back_when_the_warehouse_holds_another_load(duckdb_url: str,
+                                                                         tmp_path: Path):
+    import pandas as pd
+
+    from pipelines import publish
+    from pipelines.staging import stage_partition
+
+    raw = base_zone(tmp_path / "raw")
+    first = stage_partition(raw / "TST" / "2025", raw, "TST", 2025,
+                            pd.Timestamp("2026-01-06 10:00:00"))
+    second = stage_partition(raw / "TST" / "2025", raw, "TST", 2025,
+                             pd.Timestamp("2026-01-06 11:00:00"))
+    second.tables["jeunes"] = second.tables["jeunes"].iloc[:1]
+    wh = Warehouse(duckdb_url)
+    try:
+        publish.prepare(wh)
+        publish.write_staging(wh, second, "TST", 2025)
+        publish._just_written.clear()
+        publish.write_staging(wh, first, "TST", 2025)
+        # another process (or run) replaced the partition since: the kept rows are stale
+        publish._just_written[(wh.url, "TST", 2025)] = second
+        frames, _, _ = publish.read_staging(wh, "TST", 2025)
+    finally:
+        wh.dispose()
+    assert len(frames["jeunes"]) == len(first.tables["jeunes"]) > 1
