@@ -115,9 +115,9 @@ def _reasons(rejects: pd.DataFrame) -> dict[str, int]:
     """Rejected cells counted by reason, the value left out so similar reasons group."""
     if rejects.empty:
         return {}
-    generic = rejects.apply(
-        lambda r: r["reason"].replace(f"'{r['value']}'", "'…'") if r["value"] else r["reason"],
-        axis=1)
+    generic = pd.Series([reason.replace(f"'{value}'", "'…'") if value else reason
+                         for reason, value in zip(rejects["reason"], rejects["value"],
+                                                  strict=True)])
     return {k: int(v) for k, v in generic.value_counts().items()}
 
 

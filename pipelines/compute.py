@@ -109,6 +109,7 @@ def view_statements() -> list[str]:
 
 
 UNIT_COLUMNS = ("unit_key", "young_id", "commune_insee", *DIMENSIONS, "amount")
+FIGURE_INPUTS = UNIT_COLUMNS[1:]  # what `indicator_values` reads of a unit (not its key)
 
 
 def compute_units(conn: Connection, structure: str, year: int) -> dict[str, int]:

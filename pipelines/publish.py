@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pipelines import tables as t
-from pipelines.compute import catalogue_frame, view_statements
+from pipelines.compute import FIGURE_INPUTS, catalogue_frame, view_statements
 from pipelines.staging import StagedPartition
 from pipelines.warehouse import Warehouse
 
@@ -102,9 +102,12 @@ def write_conformed(warehouse: Warehouse, structure: str, year: int,
 
 
 def read_units(warehouse: Warehouse, structure: str, year: int) -> pd.DataFrame:
+    """The columns of a partition's units that figures are made of (half the columns: half
+    the time to fetch ≈ 300 k rows and to group them)."""
+    columns = ", ".join(["indicator", *FIGURE_INPUTS])
     with warehouse.transaction() as conn:
         return warehouse.read_frame(
-            conn, f"SELECT * FROM {t.MARTS}.indicator_units "
+            conn, f"SELECT {columns} FROM {t.MARTS}.indicator_units "
                   f"WHERE structure = :structure AND year = :year",
             _partition(structure, year))
 

@@ -22,6 +22,7 @@ from pipelines.cells import (
     parse_amounts,
     parse_date_text,
     parse_dates,
+    parse_id,
     parse_yes_no,
 )
 from pipelines.config import Commune, Structure, code_lists, export_specs, fold
@@ -323,3 +324,15 @@ def test_validate_partition_accounts_for_every_row(data: st.DataObject) -> None:
         merged = int((results[row.export_type].row_status == "merged").sum()) \
             if row.export_type in results else 0
         assert row.rows_read == row.rows_loaded + row.rows_rejected + merged
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(),
+                          st.from_regex(r"\s*\d{1,12}\.0*\s*", fullmatch=True),
+                          st.integers(0, 10**12).map(lambda n: f"{n}.0")), max_size=30))
+def test_ids_parsed_in_one_pass_as_one_by_one(values: list[str | None]) -> None:
+    # parse_id's vectorised path must read every id as the per-value rule does
+    from pipelines.cells import _id_text
+
+    expected = [None if v is None else _id_text(v) for v in values]
+    assert parse_id(pd.Series(values, dtype=object)).tolist() == expected

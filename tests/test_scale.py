@@ -194,3 +194,45 @@ def test_staging_rows_are_read_back_when_the_warehouse_holds_another_load(duckdb
     finally:
         wh.dispose()
     assert len(frames["jeunes"]) == len(first.tables["jeunes"]) > 1
+
+
+def test_reloading_partitions_does_not_grow_the_duckdb_file(tmp_path: Path) -> None:
+    # The pipeline's DuckDB connections do not merge row groups at each checkpoint
+    # (pipelines/warehouse.py, _WRITER_SETTINGS): the rows a reload deletes must still be
+    # reclaimed, or a nightly run would grow the file every night.
+    import numpy as np
+    import pandas as pd
+
+    from pipelines import tables as t
+
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    table = t.staging_tables["evenements"]
+    rows = 150_000  # more than a DuckDB row group (122 880 rows)
+
+    def partition(structure: str, run: int) -> pd.DataFrame:
+        rng = np.random.default_rng(run)
+        return pd.DataFrame({
+            "structure": structure, "year": 2025, "source_file": f"{structure}/ev.xlsx",
+            "source_row": np.arange(rows), "event_id": [f"E{run}-{i}" for i in range(rows)],
+            "young_id": rng.integers(0, 5000, rows).astype(str),
+            "event_type": rng.choice(["Entretien individuel", "Atelier", "Mail"], rows)})
+
+    def reload(structure: str, run: int) -> int:
+        wh = Warehouse(url)
+        try:
+            wh.ensure_schema()
+            with wh.transaction() as conn:
+                wh.replace_rows(conn, table, partition(structure, run),
+                                {"structure": structure, "year": 2025})
+        finally:
+            wh.dispose()
+        return (tmp_path / "work" / "warehouse.duckdb").stat().st_size
+
+    reload("AAA", 0)
+    reload("BBB", 0)
+    sizes = [reload(structure, run) for run in range(1, 7) for structure in ("AAA", "BBB")]
+    assert max(sizes[-4:]) < 1.5 * sizes[0], sizes
+    counts = query(url.replace("warehouse.duckdb", "work/warehouse.duckdb"),
+                   "SELECT structure, count(*) AS n FROM staging.evenements "
+                   "GROUP BY structure ORDER BY structure")
+    assert counts == [{"structure": "AAA", "n": rows}, {"structure": "BBB", "n": rows}]
