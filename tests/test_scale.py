@@ -7,10 +7,12 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, working_url
 from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
 from tests.conftest import query
 from tests.test_bad_inputs import BASE_EVENTS, EVENT_HEADERS, base_zone
@@ -144,8 +146,6 @@ def test_staging_rows_kept_in_process_are_those_read_back(warehouse_url: str,
                                                           demo_warehouse: tuple[str, Path]):
     # The conformed step uses the rows the staging step just wrote instead of reading them
     # back (pipelines/publish.py): validation must see exactly what the warehouse holds.
-    import pandas as pd
-
     from pipelines import publish
     from pipelines.staging import stage_partition
 
@@ -171,8 +171,6 @@ def test_staging_rows_kept_in_process_are_those_read_back(warehouse_url: str,
 
 def test_staging_rows_are_read_back_when_the_warehouse_holds_another_load(duckdb_url: str,
                                                                          tmp_path: Path):
-    import pandas as pd
-
     from pipelines import publish
     from pipelines.staging import stage_partition
 
@@ -200,9 +198,6 @@ def test_reloading_partitions_does_not_grow_the_duckdb_file(tmp_path: Path) -> N
     # The pipeline's DuckDB connections do not merge row groups at each checkpoint
     # (pipelines/warehouse.py, _WRITER_SETTINGS): the rows a reload deletes must still be
     # reclaimed, or a nightly run would grow the file every night.
-    import numpy as np
-    import pandas as pd
-
     from pipelines import tables as t
 
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
@@ -232,7 +227,7 @@ def test_reloading_partitions_does_not_grow_the_duckdb_file(tmp_path: Path) -> N
     reload("BBB", 0)
     sizes = [reload(structure, run) for run in range(1, 7) for structure in ("AAA", "BBB")]
     assert max(sizes[-4:]) < 1.5 * sizes[0], sizes
-    counts = query(url.replace("warehouse.duckdb", "work/warehouse.duckdb"),
+    counts = query(working_url(url),
                    "SELECT structure, count(*) AS n FROM staging.evenements "
                    "GROUP BY structure ORDER BY structure")
     assert counts == [{"structure": "AAA", "n": rows}, {"structure": "BBB", "n": rows}]
