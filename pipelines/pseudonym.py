@@ -27,17 +27,20 @@ def pseudonym_key() -> tuple[bytes, bool]:
     return DEVELOPMENT_KEY.encode("utf-8"), True
 
 
-def pseudonymise(structure: str, ids: pd.Series, key: bytes | None = None) -> pd.Series:
-    """Pseudonyms of a column of normalised ids (None stays None), once per distinct id."""
+def pseudonymise(structure: str, ids: pd.Series, key: bytes | None = None,
+                 known: dict[object, str] | None = None) -> pd.Series:
+    """Pseudonyms of a column of normalised ids (None stays None), once per distinct id.
+
+    `known` (id -> pseudonym, same structure and key) is filled and reused across calls: a
+    partition's six exports name the same young people.
+    """
     if key is None:
         key, _ = pseudonym_key()
-    distinct = dict.fromkeys(ids.dropna().tolist())  # not unique(): it stops at a NUL
+    known = {} if known is None else known
     keyed = hmac.new(key, digestmod=hashlib.sha256)  # the key's pads once; a copy per id
-
-    def pseudonym(i: object) -> str:
-        h = keyed.copy()
-        h.update(f"{structure}:{i}".encode())
-        return h.hexdigest()
-
-    mapping = {i: pseudonym(i) for i in distinct}
-    return ids.map(mapping).astype(object).where(ids.notna(), None)
+    for i in dict.fromkeys(ids.dropna().tolist()):  # not unique(): it stops at a NUL
+        if i not in known:
+            h = keyed.copy()
+            h.update(f"{structure}:{i}".encode())
+            known[i] = h.hexdigest()
+    return ids.map(known).astype(object).where(ids.notna(), None)

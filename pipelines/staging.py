@@ -48,8 +48,10 @@ def _relative(path: Path, raw_root: Path) -> str:
     return path.resolve().relative_to(raw_root.resolve()).as_posix()
 
 
-def stage_sheet(sheet: ExportSheet, structure: str) -> pd.DataFrame:
-    """One sheet's rows in the staging table's shape."""
+def stage_sheet(sheet: ExportSheet, structure: str,
+                pseudonyms: dict[object, str] | None = None) -> pd.DataFrame:
+    """One sheet's rows in the staging table's shape (`pseudonyms`: ids already keyed in this
+    partition, see `pseudonymise`)."""
     table = staging_tables[sheet.export_type]
     frame = sheet.frame
     out = pd.DataFrame(index=frame.index)
@@ -63,7 +65,7 @@ def stage_sheet(sheet: ExportSheet, structure: str) -> pd.DataFrame:
             continue
         out[name] = frame[name] if name in frame.columns else None
     if "young_id" in out:
-        out["young_id"] = pseudonymise(structure, parse_id(out["young_id"]))
+        out["young_id"] = pseudonymise(structure, parse_id(out["young_id"]), known=pseudonyms)
     return out
 
 
@@ -77,11 +79,12 @@ def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
     files, warnings = list_export_files(year_dir)
     by_type: dict[str, list[pd.DataFrame]] = {name: [] for name in export_specs()}
     sheet_rows, file_rows = [], []
+    pseudonyms: dict[object, str] = {}
     for path in files:
         result = read_export_file(path, raw_root)
         warnings.extend(result.warnings)
         for sheet in result.sheets:
-            by_type[sheet.export_type].append(stage_sheet(sheet, structure))
+            by_type[sheet.export_type].append(stage_sheet(sheet, structure, pseudonyms))
             sheet_rows.append({
                 "structure": structure, "year": year, "file": sheet.file, "sheet": sheet.sheet,
                 "export_type": sheet.export_type, "header_row": sheet.header_row,

@@ -116,3 +116,22 @@ def test_labels_kept_as_typed_take_their_most_frequent_spelling():
     assert out[:4] == ["briqueterie"] * 4
     assert out[4] is None
     assert out[5:] == ["Pacot Vandracq"] * 2  # tie: alphabetical
+
+
+def test_pseudonyms_are_the_contract_hmac_and_shared_across_calls():
+    import hashlib
+    import hmac
+
+    from pipelines.pseudonym import pseudonymise
+
+    def expected(i: str) -> str:
+        return hmac.new(b"k", f"MNO:{i}".encode(), hashlib.sha256).hexdigest()
+
+    known: dict = {}
+    first = pseudonymise("MNO", pd.Series(["12", None, "7"]), key=b"k", known=known)
+    second = pseudonymise("MNO", pd.Series(["7", "12", "12"]), key=b"k", known=known)
+    assert first.tolist() == [expected("12"), None, expected("7")]
+    assert second.tolist() == [expected("7"), expected("12"), expected("12")]
+    assert known == {"12": expected("12"), "7": expected("7")}
+    # without a shared dict: the same pseudonyms
+    assert pseudonymise("MNO", pd.Series(["7"]), key=b"k").tolist() == [expected("7")]
