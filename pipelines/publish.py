@@ -15,13 +15,25 @@ from pipelines.compute import FIGURE_INPUTS, catalogue_frame, view_statements
 from pipelines.staging import StagedPartition
 from pipelines.warehouse import Warehouse
 
+# Databases this process has prepared, with how many tables and views they then held:
+# preparing again (≈ 40-90 ms, under the DuckDB writer lock, before every partition) is
+# skipped while that count is unchanged; a new or altered database is prepared again.
+_prepared: dict[str, int] = {}
+_COUNT_OBJECTS = ("SELECT count(*) FROM information_schema.tables "
+                  "WHERE table_schema NOT IN ('information_schema', 'pg_catalog')")
+
 
 def prepare(warehouse: Warehouse) -> None:
     """Tables, SQL helpers and the rules' views (idempotent)."""
+    if warehouse.url in _prepared:
+        with warehouse.transaction() as conn:
+            if conn.execute(sa.text(_COUNT_OBJECTS)).scalar() == _prepared[warehouse.url]:
+                return
     warehouse.ensure_schema()
     with warehouse.transaction() as conn:
         for statement in view_statements():
             conn.execute(sa.text(statement))
+        _prepared[warehouse.url] = conn.execute(sa.text(_COUNT_OBJECTS)).scalar()
 
 
 def _partition(structure: str, year: int) -> dict[str, object]:

@@ -231,3 +231,37 @@ def test_reloading_partitions_does_not_grow_the_duckdb_file(tmp_path: Path) -> N
                    "SELECT structure, count(*) AS n FROM staging.evenements "
                    "GROUP BY structure ORDER BY structure")
     assert counts == [{"structure": "AAA", "n": rows}, {"structure": "BBB", "n": rows}]
+
+
+def test_prepare_is_skipped_until_the_database_changes(warehouse_url: str,
+                                                       tmp_path: Path) -> None:
+    from pipelines.publish import prepare
+
+    wh = Warehouse(warehouse_url)
+    try:
+        prepare(wh)
+        views = {"contact_events", "counted_situations", "granted_aids"}
+
+        def present() -> set[str]:
+            with wh.transaction() as conn:
+                return views & set(conn.execute(sa.text(
+                    "SELECT table_name FROM information_schema.tables")).scalars())
+
+        assert present() == views
+        with wh.transaction() as conn:  # an analyst drops a view the rules rely on
+            conn.execute(sa.text("DROP VIEW conformed.contact_events"))
+        prepare(wh)  # noticed: prepared again
+        assert present() == views
+        prepare(wh)  # unchanged: skipped, still complete
+        assert present() == views
+    finally:
+        wh.dispose()
+    if warehouse_url.startswith("duckdb"):  # a new database at the same URL
+        for path in tmp_path.rglob("*.duckdb*"):
+            path.unlink()
+        wh = Warehouse(warehouse_url)
+        try:
+            prepare(wh)
+            assert present() == views
+        finally:
+            wh.dispose()
