@@ -29,7 +29,7 @@ from pipelines.config import PROJECT_ROOT
 from pipelines.jobs import NEXT_YEAR_ASSETS, PARTITIONED, PUBLISHED, UNPARTITIONED
 from pipelines.partitions import discover_partitions, partition_key, register_partitions
 from pipelines.resources import default_resources
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import THREADS_VARIABLE, Warehouse
 
 DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -149,12 +149,18 @@ class _PartitionRunner:
 _WORKER: _PartitionRunner | None = None
 
 
+def duckdb_threads_per_worker(workers: int) -> int:
+    """DuckDB threads for each of `workers` processes: the cores shared out between them."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def _start_worker(ephemeral: bool, dagster_home: str | None, found: list[tuple[str, int]],
                   url: str | None, raw_dir: Path, run_date: str | None,
-                  setup: Callable[[], None] | None) -> None:
+                  setup: Callable[[], None] | None, duckdb_threads: int) -> None:
     """A worker process's own Dagster instance (the same history as the parent's, or its own
-    in-memory one), resources and assets."""
+    in-memory one), resources and assets, and its share of the cores for DuckDB."""
     global _WORKER
+    os.environ.setdefault(THREADS_VARIABLE, str(duckdb_threads))
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     if dagster_home:
@@ -229,7 +235,7 @@ def run_partitions(
                  f"processes…")
         _run_in_pool(by_structure, workers, done, (
             instance.is_ephemeral, os.environ.get("DAGSTER_HOME"), found, url, Path(raw_dir),
-            run_date, worker_setup))
+            run_date, worker_setup, duckdb_threads_per_worker(workers)))
     for structure, year in followers:
         dg.materialize(assets, selection=next_year, resources=resources,
                        instance=instance, partition_key=partition_key(structure, year),

@@ -265,3 +265,28 @@ def test_prepare_is_skipped_until_the_database_changes(warehouse_url: str,
             assert present() == views
         finally:
             wh.dispose()
+
+
+def test_duckdb_threads_are_shared_out_between_worker_processes(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    from pipelines.runner import duckdb_threads_per_worker
+    from pipelines.warehouse import THREADS_VARIABLE
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert [duckdb_threads_per_worker(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+
+    def threads() -> int:
+        wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+        try:
+            with wh.transaction() as conn:
+                return int(conn.execute(sa.text("SELECT current_setting('threads')")).scalar())
+        finally:
+            wh.dispose()
+
+    monkeypatch.setenv(THREADS_VARIABLE, "1")
+    assert threads() == 1
+    monkeypatch.setenv(THREADS_VARIABLE, "3")
+    assert threads() == 3
+    monkeypatch.setenv(THREADS_VARIABLE, "beaucoup")
+    with pytest.raises(ValueError, match=THREADS_VARIABLE):
+        threads()
