@@ -237,23 +237,23 @@ def test_prepare_is_skipped_until_the_database_changes(warehouse_url: str,
                                                        tmp_path: Path) -> None:
     from pipelines.publish import prepare
 
+    views = {"contact_events", "counted_situations", "granted_aids"}
+
+    def views_present(wh: Warehouse) -> set[str]:
+        with wh.transaction() as conn:
+            return views & set(conn.execute(sa.text(
+                "SELECT table_name FROM information_schema.tables")).scalars())
+
     wh = Warehouse(warehouse_url)
     try:
         prepare(wh)
-        views = {"contact_events", "counted_situations", "granted_aids"}
-
-        def present() -> set[str]:
-            with wh.transaction() as conn:
-                return views & set(conn.execute(sa.text(
-                    "SELECT table_name FROM information_schema.tables")).scalars())
-
-        assert present() == views
+        assert views_present(wh) == views
         with wh.transaction() as conn:  # an analyst drops a view the rules rely on
             conn.execute(sa.text("DROP VIEW conformed.contact_events"))
         prepare(wh)  # noticed: prepared again
-        assert present() == views
+        assert views_present(wh) == views
         prepare(wh)  # unchanged: skipped, still complete
-        assert present() == views
+        assert views_present(wh) == views
     finally:
         wh.dispose()
     if warehouse_url.startswith("duckdb"):  # a new database at the same URL
@@ -262,7 +262,7 @@ def test_prepare_is_skipped_until_the_database_changes(warehouse_url: str,
         wh = Warehouse(warehouse_url)
         try:
             prepare(wh)
-            assert present() == views
+            assert views_present(wh) == views
         finally:
             wh.dispose()
 
