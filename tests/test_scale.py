@@ -290,3 +290,59 @@ def test_duckdb_threads_are_shared_out_between_worker_processes(tmp_path: Path,
     monkeypatch.setenv(THREADS_VARIABLE, "beaucoup")
     with pytest.raises(ValueError, match=THREADS_VARIABLE):
         threads()
+
+
+def test_postgresql_bulk_copy_writes_what_the_row_by_row_copy_wrote(postgres_url: str,
+                                                                     monkeypatch) -> None:
+    """The COPY block written by Arrow (CSV) and the row-by-row COPY store the same values,
+    tricky texts included: an empty text is not a null, quotes, separators, new lines,
+    backslashes, `\\N`, a 30 000-character cell, exact amounts, dates, times, booleans."""
+    from datetime import date
+    from decimal import Decimal
+
+    import pipelines.warehouse as warehouse_module
+
+    meta = sa.MetaData()
+    table = sa.Table(
+        "copy_check", meta, sa.Column("k", sa.Integer), sa.Column("text", sa.Text),
+        sa.Column("amount", sa.Numeric(16, 2)), sa.Column("day", sa.Date),
+        sa.Column("at", sa.DateTime), sa.Column("flag", sa.Boolean),
+        sa.Column("n", sa.BigInteger), sa.Column("ratio", sa.Float))
+    texts = ["", None, 'a "quoted", text', "line\nbreak\r\nand tab\t", "back\\slash",
+             "\\N", "x" * 30_000, "Marcq-en-Barœul ; 12,5 €", " spaces "]
+    n = len(texts)
+    frame = pd.DataFrame({
+        "k": range(n), "text": texts,
+        "amount": [Decimal("1234.56"), None, Decimal("-0.01"), Decimal("99999999999999.99"),
+                   *[Decimal(i) for i in range(n - 4)]],
+        "day": [date(2025, 1, 1), None, *[date(2025, 12, 31)] * (n - 2)],
+        "at": [pd.Timestamp("2026-11-28 22:00:01"), pd.NaT,
+               *[pd.Timestamp("2025-03-04")] * (n - 2)],
+        "flag": [True, None, False, *[True] * (n - 3)],
+        "n": pd.array([1, None, *range(n - 2)], dtype="Int64"),
+        "ratio": [1 / 3, None, *[0.1] * (n - 2)],
+    })
+    wh = Warehouse(postgres_url)
+    try:
+        meta.create_all(wh.engine)
+
+        def written() -> list[tuple]:
+            with wh.transaction() as conn:
+                return [tuple(r) for r in conn.execute(sa.select(table).order_by(table.c.k))]
+
+        with wh.transaction() as conn:
+            assert warehouse_module._copy_csv(frame) is not None  # the block path is taken
+            wh.insert_frame(conn, table, frame)
+        as_block = written()
+        with wh.transaction() as conn:
+            conn.execute(table.delete())
+        monkeypatch.setattr(warehouse_module, "_copy_csv", lambda data: None)
+        with wh.transaction() as conn:
+            wh.insert_frame(conn, table, frame)
+        row_by_row = written()
+    finally:
+        wh.dispose()
+    assert as_block == row_by_row
+    assert as_block[0][1] == "" and as_block[1][1] is None and as_block[6][1] == "x" * 30_000
+    assert as_block[0][2] == Decimal("1234.56") and as_block[3][2] == Decimal("99999999999999.99")
+    assert as_block[0][5] is True and as_block[1][5] is None and as_block[1][6] is None
