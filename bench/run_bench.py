@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 OUT = ROOT / "bench" / "out"
 YEAR = 2025
+BENCH_DATABASE = "observatoire_bench"
 RUN_DATE = "2026-01-06"
 
 # stage -> (asset module, function name) wrapped with a timer during the run
@@ -206,7 +207,23 @@ def naive(raw: Path, out: Path, sample_files: int) -> tuple[int, float, float]:
     return rows, read_s, write_s
 
 
-def pipeline(raw: Path, out: Path, workers: int) -> dict:
+def fresh_postgresql(admin_url: str) -> str:
+    """A new, empty database `observatoire_bench` on the server of `admin_url` (dropped
+    first if a previous benchmark left it); its URL."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+            conn.execute(sa.text(f"CREATE DATABASE {BENCH_DATABASE}"))
+    finally:
+        admin.dispose()
+    return sa.make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(
+        hide_password=False)
+
+
+def pipeline(raw: Path, out: Path, workers: int, url: str | None = None) -> dict:
     import dagster as dg
 
     from pipelines.runner import run_partitions
@@ -215,7 +232,7 @@ def pipeline(raw: Path, out: Path, workers: int) -> dict:
     missing = instrument()  # this process: the catalogue, trends refresh, publication
     for stale in [*out.glob("**/warehouse.duckdb*"), *out.glob("stages-*.json")]:
         stale.unlink()
-    url = f"duckdb:///{out / 'warehouse.duckdb'}"
+    url = url or f"duckdb:///{out / 'warehouse.duckdb'}"
 
     def progress(message: str) -> None:
         if ": done" in message or "FAILED" in message or "processes" in message:
@@ -244,6 +261,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="pipeline processes, as `observatoire run --workers` "
                              "(default: one per CPU, %(default)s here)")
+    parser.add_argument("--postgresql", metavar="ADMIN_URL", default=None,
+                        help="write the pipeline's warehouse to a fresh database "
+                             f"{BENCH_DATABASE} on this PostgreSQL server (e.g. "
+                             "postgresql+psycopg://postgres@127.0.0.1:5432/test) instead of "
+                             "a DuckDB file; the server's own CPU is not counted")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     raw = OUT / "raw"
@@ -267,9 +289,11 @@ def main() -> int:
           f"+ to_sql {write_s:.1f} s = {naive_rate:,.0f} rows/s "
           f"(region extrapolated: {total_rows / naive_rate / 60:.0f} min)")
 
-    print(f"pipeline: {args.structures} partitions, {args.workers} worker processes …",
+    url = fresh_postgresql(args.postgresql) if args.postgresql else None
+    print(f"pipeline: {args.structures} partitions, {args.workers} worker processes, "
+          f"warehouse {'PostgreSQL, database ' + BENCH_DATABASE if url else 'DuckDB'} …",
           flush=True)
-    result = pipeline(raw, OUT, args.workers)
+    result = pipeline(raw, OUT, args.workers, url)
     summary, wall = result["summary"], result["wall"]
     failed = summary.failed
     e2e_rate = total_rows / wall
@@ -317,7 +341,8 @@ def main() -> int:
         "date": str(dt.date.today()), "cpus": os.cpu_count(), "structures": args.structures,
         "rows": total_rows, "parse_only_s": parse_s, "parse_only_rate": parse_rate,
         "naive_rows": n_rows, "naive_read_s": read_s, "naive_write_s": write_s,
-        "naive_rate": naive_rate, "workers": args.workers, "wall_s": wall,
+        "naive_rate": naive_rate, "workers": args.workers,
+        "warehouse": "postgresql" if url else "duckdb", "wall_s": wall,
         "cpu_s": result["cpu"], "e2e_rate": e2e_rate,
         "stages_s": dict(TIMES), "functions_s": dict(DETAIL), "dagster_other_s": other,
         "lock_wait_s": waited, "lock_held_s": held,
