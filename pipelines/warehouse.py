@@ -98,6 +98,24 @@ def _writer_settings() -> dict[str, object]:
     return settings
 
 
+def partition_index_statements() -> dict[str, str]:
+    """PostgreSQL: an index on (structure, year) for every table holding partitions.
+
+    Every step reads, deletes or counts one partition's rows; without the index PostgreSQL
+    scanned whole tables, so each partition took longer as the warehouse grew (the benchmark
+    region: 6.6 s for the first partition, 19.7 s for the 40th). Keyed by the index's
+    qualified name; a warehouse created before gets them too. DuckDB needs none (its zone
+    maps skip other partitions' row groups, and an index would slow every insert)."""
+    statements = {}
+    for table in metadata.sorted_tables:
+        if {"structure", "year"} <= set(table.c.keys()):
+            qualified = f"{table.schema}.{table.name}" if table.schema else table.name
+            name = f"{table.schema or 'public'}.{table.name}_partition"
+            statements[name] = (f'CREATE INDEX IF NOT EXISTS "{table.name}_partition" '
+                                f"ON {qualified} (structure, year)")
+    return statements
+
+
 def resolve_url(url: str | None = None) -> str:
     """The warehouse URL: argument, else $WAREHOUSE_URL, else the embedded DuckDB file.
     It names what analysts read (the published database)."""
@@ -263,6 +281,14 @@ class Warehouse:
             metadata.create_all(conn)
             for statement in _AGE_SQL[self.dialect]:
                 conn.execute(sa.text(statement))
+            if self.dialect == "postgresql":
+                # only the missing ones: CREATE INDEX takes a lock on its table even when the
+                # index exists, which deadlocked with another worker writing that table
+                existing = set(conn.execute(sa.text(
+                    "SELECT schemaname || '.' || indexname FROM pg_indexes")).scalars())
+                for name, statement in partition_index_statements().items():
+                    if name not in existing:
+                        conn.execute(sa.text(statement))
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
