@@ -14,7 +14,7 @@ from pipelines.publish import read_staging, write_conformed
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.staging import headers_by_sheet
 from pipelines.tables import CONFORMED
-from pipelines.validate import validate_partition
+from pipelines.validate import generic_reason, validate_partition
 
 CONFORMED_KEYS = {name: dg.AssetKey([CONFORMED, name]) for name in export_specs()}
 COMMUNES = dg.AssetKey([CONFORMED, "communes"])
@@ -115,7 +115,7 @@ def _reasons(rejects: pd.DataFrame) -> dict[str, int]:
     """Rejected cells counted by reason, the value left out so similar reasons group."""
     if rejects.empty:
         return {}
-    generic = pd.Series([reason.replace(f"'{value}'", "'…'") if value else reason
+    generic = pd.Series([generic_reason(reason, value)
                          for reason, value in zip(rejects["reason"], rejects["value"],
                                                   strict=True)])
     return {k: int(v) for k, v in generic.value_counts().items()}

@@ -29,6 +29,7 @@ from pipelines.config import PROJECT_ROOT
 from pipelines.jobs import NEXT_YEAR_ASSETS, PARTITIONED, PUBLISHED, UNPARTITIONED
 from pipelines.partitions import discover_partitions, partition_key, register_partitions
 from pipelines.resources import default_resources
+from pipelines.validate import generic_reason
 from pipelines.warehouse import THREADS_VARIABLE, Warehouse
 
 DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
@@ -304,7 +305,7 @@ def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int
     summary.rows_read = int(files["rows_read"].sum())
     summary.rows_loaded = int(files["rows_loaded"].sum())
     if not rejects.empty:
-        generic = [r.replace(f"'{v}'", "'…'") if isinstance(v, str) and v else r
+        generic = [generic_reason(r, v)
                    for v, r in zip(rejects["value"], rejects["reason"], strict=True)]
         summary.rejected_by_reason = pd.Series(generic).value_counts().to_dict()
         for reason, value in zip(generic, rejects["value"], strict=True):

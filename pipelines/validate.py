@@ -310,6 +310,12 @@ def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext
     return TypeResult(export_type, valid, rejects, status, staged["source_file"], warnings)
 
 
+def generic_reason(reason: str, value: object) -> str:
+    """A quarantine reason with its value left out (`'…'`), so that similar reasons count
+    together in summaries."""
+    return reason.replace(f"'{value}'", "'…'") if isinstance(value, str) and value else reason
+
+
 def _in_reason(value: str | None, limit: int = 80) -> str:
     """A value as quoted in a reason: long cells (up to 32 767 characters) are shortened there
     (the `value` column keeps them whole)."""
