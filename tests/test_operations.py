@@ -477,3 +477,83 @@ def test_an_undocumented_column_is_named(monkeypatch):
     monkeypatch.setattr(dictionary, "_config", lambda: config)
     with pytest.raises(dictionary.UndocumentedError, match="ingested_files.sha256"):
         dictionary.entries()
+
+
+# --- queued runs under the daemon -------------------------------------------------------------
+
+def test_the_daemon_runs_queued_partitions_a_structures_years_in_order(tmp_path, warehouse_url):
+    """The real daemon starts runs queued as the sensor queues them. DuckDB: the project's
+    settings, one run at a time in queue order. PostgreSQL: both limits raised to 2, as
+    docs/scaling.md says: two structures side by side, a structure's years still in order."""
+    import yaml
+
+    from pipelines.partitions import discover_partitions, partition_key, register_partitions
+    from pipelines.resources import default_resources
+    from pipelines.runner import QUIET, UNPARTITIONED, _assets
+    from tests.conftest import RUN_DATE
+    from tests.test_scale import _region
+
+    raw = _region(tmp_path / "raw")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    settings = yaml.safe_load((PROJECT_ROOT / ".dagster_home" / "dagster.yaml").read_text())
+    side_by_side = warehouse_url.startswith("postgresql")
+    if side_by_side:
+        settings["concurrency"]["runs"]["max_concurrent_runs"] = 2
+        settings["concurrency"]["pools"]["default_limit"] = 2
+    (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
+    env = {**os.environ, "DAGSTER_HOME": str(home), "WAREHOUSE_URL": warehouse_url,
+           "OBSERVATOIRE_RAW_DIR": str(raw), "OBSERVATOIRE_RUN_DATE": RUN_DATE}
+    instance = dg.DagsterInstance.from_config(str(home))
+    bin_dir = Path(sys.executable).parent
+    daemon = None
+    log = (tmp_path / "daemon.log").open("w")
+    queued = [("TST", 2024), ("TST", 2025), ("AUT", 2025)]
+    try:
+        register_partitions(instance, discover_partitions(raw))
+        dg.materialize(_assets(), selection=UNPARTITIONED, instance=instance, run_config=QUIET,
+                       resources=default_resources(url=warehouse_url, raw_dir=raw,
+                                                   run_date=RUN_DATE))
+        for structure, year in queued:  # with the tags of a sensor's run request
+            tags = {**partitions_def.get_tags_for_partition_key(
+                str(partition_key(structure, year))), "test": "queue"}
+            subprocess.run([str(bin_dir / "dagster"), "job", "launch", "-w", "workspace.yaml",
+                            "-j", "ingest_partition", "--tags", json.dumps(tags)],
+                           cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+        runs = instance.get_run_records(dg.RunsFilter(tags={"test": "queue"}))
+        assert {r.dagster_run.status for r in runs} == {dg.DagsterRunStatus.QUEUED}
+        daemon = subprocess.Popen(
+            [str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=PROJECT_ROOT,
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_default_signals)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            runs = instance.get_run_records(dg.RunsFilter(tags={"test": "queue"}))
+            if all(r.dagster_run.is_finished for r in runs):
+                break
+            assert daemon.poll() is None, f"the daemon stopped; see {log.name}"
+            time.sleep(1)
+        by_partition = {r.dagster_run.tags["dagster/partition"]: r for r in runs}
+        assert {k: r.dagster_run.status for k, r in by_partition.items()} == {
+            str(partition_key(s, y)): dg.DagsterRunStatus.SUCCESS for s, y in queued}, \
+            f"see {log.name}"
+        tst_2024, tst_2025, aut = (by_partition[str(partition_key(s, y))] for s, y in queued)
+        assert tst_2024.end_time <= tst_2025.start_time        # TST's years in order
+        if side_by_side:
+            assert aut.start_time < tst_2024.end_time          # AUT beside TST 2024
+        else:
+            assert tst_2025.end_time <= aut.start_time         # one at a time, queue order
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            try:
+                daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+                daemon.wait()
+        log.close()
+        instance.dispose()
+    assert query(warehouse_url, "SELECT count(*) AS n FROM indicator_trends "
+                                "WHERE structure = 'TST' AND year = 2025")[0]["n"] > 0
+    assert {(r["structure"], r["year"]) for r in query(
+        warehouse_url, "SELECT DISTINCT structure, year FROM indicator_values")} == set(queued)
