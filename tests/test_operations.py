@@ -313,6 +313,17 @@ def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _stop(process: subprocess.Popen, seconds: float = 30) -> None:
+    """End a Dagster process and its children (started in a session of their own)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def test_webserver_serves_the_asset_graph(tmp_path):
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
@@ -343,13 +354,7 @@ def test_webserver_serves_the_asset_graph(tmp_path):
         entries = errors["data"]["workspaceOrError"]["locationEntries"]
         assert [e["locationOrLoadError"]["__typename"] for e in entries] == ["RepositoryLocation"]
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        _stop(process)
         log.close()
 
 
@@ -544,13 +549,8 @@ def test_the_daemon_runs_queued_partitions_a_structures_years_in_order(tmp_path,
         else:
             assert tst_2025.end_time <= aut.start_time         # one at a time, queue order
     finally:
-        if daemon is not None and daemon.poll() is None:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait()
+        if daemon is not None:
+            _stop(daemon)
         log.close()
         instance.dispose()
     assert query(warehouse_url, "SELECT count(*) AS n FROM indicator_trends "
