@@ -13,8 +13,9 @@ declares `pool="warehouse"`, so on DuckDB (one writer process at a time) the lim
 the runs' warehouse steps take turns; on PostgreSQL the limit can be raised and steps of
 different partitions overlap. By default every run is started at once with `dagster job
 execute`; with `--queue` the runs are queued with `dagster job launch` and the daemon
-starts them under the project's own `.dagster_home/dagster.yaml` (runs at once, one run per
-structure at a time), as the sensor's and the schedule's runs are.
+starts them under the project's own `.dagster_home/dagster.yaml` (one run at a time, or
+`--max-runs` at once; a structure's runs always one at a time, in queue order), as the
+sensor's and the schedule's runs are.
 
 Uses the region of bench/run_bench.py (bench/out/raw; run it first, e.g. `--structures 4`).
 Prints each run's outcome and each step's start and end, so the overlap (or the taking of
@@ -174,6 +175,7 @@ def _queued(found: list[tuple[str, int]], env: dict,
     daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
+    deadline = time.monotonic() + 1800
     try:
         while True:
             records = instance.get_run_records(dg.RunsFilter(tags={"bench": "parallel"}))
@@ -181,6 +183,8 @@ def _queued(found: list[tuple[str, int]], env: dict,
                 break
             if daemon.poll() is not None:
                 sys.exit(f"the daemon stopped: see {log.name}")
+            if time.monotonic() > deadline:
+                sys.exit(f"runs still unfinished after 30 min: see {log.name} and the UI")
             time.sleep(1)
     finally:
         if daemon.poll() is None:
