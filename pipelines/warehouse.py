@@ -15,8 +15,8 @@ One writer at a time. DuckDB lets one process open a file for writing and makes 
 fail at once ("Could not set lock on file"). A `Warehouse` on a DuckDB working file
 therefore holds an exclusive lock on `<working file>.lock` from its creation to `dispose()`,
 and a second process waits for it instead of failing: partitions can run in parallel
-processes (`observatoire run --workers`, Dagster's multiprocess executor), their reading and
-validation overlapping, their warehouse steps taking turns. Assets keep a warehouse open only
+processes (`observatoire run --workers`, Dagster runs at once), their reading and validation
+overlapping, their warehouse steps taking turns. Assets keep a warehouse open only
 around its reads and writes. PostgreSQL needs no such lock.
 """
 
