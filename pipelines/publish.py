@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pipelines import tables as t
 from pipelines.compute import FIGURE_INPUTS, catalogue_frame, view_statements
 from pipelines.staging import StagedPartition
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import Warehouse, limit_lock_wait, replace_changed
 
 # Databases this process has prepared, with how many tables and views they then held:
 # preparing again (≈ 40-90 ms, under the DuckDB writer lock, before every partition) is
@@ -24,15 +24,18 @@ _COUNT_OBJECTS = ("SELECT count(*) FROM information_schema.tables "
 
 
 def prepare(warehouse: Warehouse) -> None:
-    """Tables, SQL helpers and the rules' views (idempotent)."""
+    """Tables, SQL helpers and the rules' views: created when missing, replaced when their
+    text changed, else left alone (no DDL, no lock an analyst could hold back)."""
     if warehouse.url in _prepared:
         with warehouse.transaction() as conn:
             if conn.execute(sa.text(_COUNT_OBJECTS)).scalar() == _prepared[warehouse.url]:
                 return
     warehouse.ensure_schema()
     with warehouse.transaction() as conn:
-        for statement in view_statements():
-            conn.execute(sa.text(statement))
+        # Only the views whose text changed: replacing one waits for every open transaction
+        # that read it (an analyst's idle session), at most lock_timeout().
+        limit_lock_wait(conn)
+        replace_changed(conn, view_statements())
         _prepared[warehouse.url] = conn.execute(sa.text(_COUNT_OBJECTS)).scalar()
 
 
