@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from html import escape
 from pathlib import Path
 from string import Template
 
 from pipelines.reporting import svg
 from pipelines.reporting.model import Cell, Comparison, Paragraph, Report, Section, Table
 from pipelines.reporting.numbers import fr_amount, fr_count, fr_pct, fr_signed_pct
+from pipelines.reporting.safe import html_text as escape  # and control chars made visible
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "report_templates"
 MASK = "*"
@@ -39,7 +39,8 @@ def write_html(reports: list[Report], path: Path, comparison: Comparison | None 
         kicker="Observatoire des Missions Locales",
         css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
         header_notes=_header_notes(reports),
-        toc="\n".join(f'<li><a href="#{a}">{escape(h)}</a></li>' for a, h in sections),
+        toc="\n".join(f'<li><a href="#{escape(a)}">{escape(h)}</a></li>'
+                     for a, h in sections),
         body="\n".join(parts),
         footer=escape(f"Chiffres lus dans l'entrepôt Observatoire (indicator_values, "
                       f"indicator_trends) ; page produite le {date.today():%d/%m/%Y}."),
@@ -57,7 +58,8 @@ def _header_notes(reports: list[Report]) -> str:
 # --- a section --------------------------------------------------------------------------------
 
 def _section(section: Section, anchor: str, heading: str, report: Report) -> str:
-    out = [f'<section class="report-section" id="{anchor}">', f"<h2>{escape(heading)}</h2>"]
+    out = [f'<section class="report-section" id="{escape(anchor)}">',
+           f"<h2>{escape(heading)}</h2>"]
     for block in section.blocks:
         if isinstance(block, Paragraph):
             out.append(f'<p class="sentence">{escape(block.text)}</p>')

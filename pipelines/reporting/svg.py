@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from html import escape
 
 from pipelines.reporting.numbers import fr_pct, share_pct
+from pipelines.reporting.safe import html_text as escape  # and control chars made visible
 
 PALETTE = ["#1f4e79", "#f28e2b", "#59a14f", "#9c6ade", "#e15759", "#76b7b2", "#b07aa1",
            "#edc948", "#9c755f", "#4e79a7"]

@@ -8,16 +8,22 @@ columns that have cents (the decimal mark stays the reader's: a comma in French)
 changes are stored already rounded (0.52) so that Excel's display rounding cannot differ from
 the report's rules. A masked cell holds the text mark. Every table is a sheet-scoped defined
 name (`tableau_01`…), and the sheet `Sources` gives each printed figure's warehouse row.
+
+Every value goes through `put`: text from exports, `structure.yaml`, the layout or folder
+names is always a text cell, never a formula (the workbook holds no formula at all), with
+the characters XML refuses written as visible escapes (pipelines/reporting/safe.py).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell as SheetCell
 from openpyxl.chart import BarChart, PieChart, Reference
 from openpyxl.chart.data_source import AxDataSource, StrRef
 from openpyxl.chart.label import DataLabelList
@@ -28,6 +34,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from pipelines.reporting.model import Cell, Comparison, Paragraph, Report, Table
 from pipelines.reporting.numbers import NNBSP
+from pipelines.reporting.safe import printable
 
 MASK = "*"
 SOURCES_SHEET = "Sources"
@@ -50,6 +57,12 @@ VALUE_WIDTH = 17
 VALUE_COLUMNS = 7          # columns B..H are sized for values
 MIN_CHART_COLUMN = 4       # charts sit to the right of their table (column D at the least)
 ROW_CM = 0.53              # a default row is 15 pt high
+MAX_CELL_TEXT = 32767      # Excel's limit: a longer text makes Excel "repair" the file
+# what Excel would take as a formula if the user edited the cell (F2, Enter)
+FORMULA_START = ("=", "+", "-", "@")
+# `_x001B_` in a cell is Excel's escape of a character: a label holding that spelling is
+# escaped in turn (`_x005F_`), so that Excel shows what the export holds
+EXCEL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 
 
 @dataclass
@@ -86,11 +99,30 @@ def write_workbook(reports: list[Report], path: Path, comparison: Comparison | N
     return path
 
 
+def put(ws: Worksheet, row: int, column: int, value: object) -> SheetCell:
+    """Write `value` into a cell; a str is always a text cell (openpyxl makes any str that
+    starts with `=` a formula), with what XML refuses escaped."""
+    cell = ws.cell(row, column)
+    if not isinstance(value, str):
+        cell.value = value
+        return cell
+    text = EXCEL_ESCAPE.sub(r"_x005F_\1", printable(value))
+    if len(text) > MAX_CELL_TEXT:
+        text = text[:MAX_CELL_TEXT - 1] + "…"
+    cell.value = text
+    cell.data_type = "s"
+    if text.startswith(FORMULA_START):
+        cell.quotePrefix = True        # stays text when edited in Excel
+    return cell
+
+
 def _sheet_name(name: str, wb: Workbook) -> str:
-    """Excel's rules: 31 characters at most, unique, none of : \\ / ? * [ ]."""
+    """Excel's rules: 31 characters at most, unique, none of : \\ / ? * [ ], no apostrophe
+    at either end; nothing XML refuses."""
+    name = printable(name)
     for bad in ':\\/?*[]':
         name = name.replace(bad, "-")
-    name = name[:31]
+    name = name[:31].strip("'") or "Feuille"
     base, n = name, 2
     while name in wb.sheetnames:
         name = f"{base[:28]} {n}"
@@ -102,10 +134,8 @@ def _sheet_name(name: str, wb: Workbook) -> str:
 
 def _write_section(ws: Worksheet, report: Report, section) -> list[Placed]:
     _set_widths(ws)
-    ws["A1"] = section.name
-    ws["A1"].font = TITLE_FONT
-    ws["A2"] = f"{report.title} — {report.structure}"
-    ws["A2"].font = SUBTITLE_FONT
+    put(ws, 1, 1, section.name).font = TITLE_FONT
+    put(ws, 2, 1, f"{report.title} — {report.structure}").font = SUBTITLE_FONT
     row = 3
     if report.min_cell_size:
         row = _paragraph(ws, row, report.mask_note, italic=True)
@@ -135,7 +165,7 @@ def _paragraph(ws: Worksheet, row: int, text: str, bold: bool = False,
     """A sentence across the table columns, wrapped; returns the next free row."""
     last = get_column_letter(1 + VALUE_COLUMNS)
     ws.merge_cells(f"A{row}:{last}{row}")
-    cell = ws.cell(row, 1, text)
+    cell = put(ws, row, 1, text)
     cell.alignment = Alignment(wrap_text=True, vertical="top")
     cell.font = Font(bold=bold, italic=italic)
     chars_per_line = (LABEL_WIDTH + VALUE_WIDTH * VALUE_COLUMNS) * 1.1
@@ -146,10 +176,10 @@ def _paragraph(ws: Worksheet, row: int, text: str, bold: bool = False,
 def _table(ws: Worksheet, table: Table, row: int, number: int) -> tuple[Placed, int]:
     """Title, header, rows; a chart to the right; returns where it is and the next free row."""
     title_row = row
-    ws.cell(row, 1, table.title).font = TABLE_FONT
+    put(ws, row, 1, table.title).font = TABLE_FONT
     header_row = row + 1
     for j, header in enumerate(table.columns, start=1):
-        cell = ws.cell(header_row, j, header)
+        cell = put(ws, header_row, j, header)
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.border = Border(bottom=THIN)
@@ -165,7 +195,7 @@ def _table(ws: Worksheet, table: Table, row: int, number: int) -> tuple[Placed, 
             where.last_body_row = row
         row += 1
     if table.note:
-        ws.cell(row, 1, table.note).font = Font(italic=True, size=9, color="595959")
+        put(ws, row, 1, table.note).font = Font(italic=True, size=9, color="595959")
         row += 1
     ref = (f"{quote_sheetname(ws.title)}!$A${header_row}:"
            f"${get_column_letter(len(table.columns))}${row - 1}")
@@ -178,14 +208,13 @@ def _table(ws: Worksheet, table: Table, row: int, number: int) -> tuple[Placed, 
 
 
 def _row(ws: Worksheet, row: int, label: str, cells: list[Cell], total: bool) -> None:
-    ws.cell(row, 1, label).alignment = Alignment(wrap_text=True, vertical="top")
+    put(ws, row, 1, label).alignment = Alignment(wrap_text=True, vertical="top")
     for j, cell in enumerate(cells, start=2):
-        target = ws.cell(row, j)
         if cell.masked:
-            target.value = MASK
-            target.alignment = Alignment(horizontal="right")
+            put(ws, row, j, MASK).alignment = Alignment(horizontal="right")
         elif cell.value is not None:
-            target.value, target.number_format = _excel_value(cell)
+            value, number_format = _excel_value(cell)
+            put(ws, row, j, value).number_format = number_format
     for j in range(1, len(cells) + 2):
         target = ws.cell(row, j)
         if total:
@@ -231,7 +260,7 @@ def _add_chart(ws: Worksheet, where: Placed, anchor_row: int) -> float:
     labels = Reference(ws, min_col=1, min_row=where.first_row, max_row=where.last_body_row)
     for series in chart.series:
         series.cat = AxDataSource(strRef=StrRef(f=str(labels)))
-    chart.title = spec.title
+    chart.title = printable(spec.title)       # chart XML refuses what cell XML refuses
     # values on the bars (percentages on a pie), nothing else: readers default to more
     chart.dataLabels = DataLabelList(showVal=spec.kind in ("bar", "col"),
                                      showPercent=spec.kind == "pie", showSerName=False,
@@ -258,10 +287,8 @@ def chart_is_horizontal(kind: str) -> bool:
 
 def _write_comparison(ws: Worksheet, comparison: Comparison) -> list[Placed]:
     _set_widths(ws)
-    ws["A1"] = "Comparaison des structures"
-    ws["A1"].font = TITLE_FONT
-    ws["A2"] = f"Rapport d'activité {comparison.year} — vue régionale"
-    ws["A2"].font = SUBTITLE_FONT
+    put(ws, 1, 1, "Comparaison des structures").font = TITLE_FONT
+    put(ws, 2, 1, f"Rapport d'activité {comparison.year} — vue régionale").font = SUBTITLE_FONT
     where, _ = _table(ws, comparison.table, 4, 1)
     ws.freeze_panes = ws.cell(where.first_row, 2)
     return [where]
@@ -274,16 +301,21 @@ SOURCE_COLUMNS = ["Feuille", "Cellule", "structure", "year", "indicator", "commu
 def _write_sources(ws: Worksheet, placed: list[tuple[str, int, Placed]]) -> None:
     """Each printed figure and the indicator_values rows it shows (several categories joined
     by ' + ' are added; a dimension with no category is the margin over it)."""
-    ws.append(SOURCE_COLUMNS)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
+    for j, name in enumerate(SOURCE_COLUMNS, start=1):
+        header = put(ws, 1, j, name)
+        header.font = Font(bold=True)
+        header.fill = HEADER_FILL
+    row = 2
     for structure, year, where in placed:
         for offset, table_row in enumerate(where.table.rows):
             for j, cell in enumerate(table_row.cells, start=2):
                 if cell.source is not None:
-                    ws.append(_source_row(where, where.first_row + offset, j, table_row.label,
-                                          cell, cell.structure or structure, year))
+                    values = _source_row(where, where.first_row + offset, j, table_row.label,
+                                         cell, cell.structure or structure, year)
+                    for column, value in enumerate(values, start=1):
+                        if value is not None:          # an empty cell stays absent
+                            put(ws, row, column, value)
+                    row += 1
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     for j, width in enumerate([26, 9, 10, 7, 26, 13, 24, 18, 30, 16, 24, 14], start=1):
