@@ -37,16 +37,18 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from pipelines.report import DEFAULT_REPORTS_DIR, generate
+    from pipelines.terminal import for_terminal
 
     try:
         written = generate(args.warehouse, args.structure, args.year,
                            Path(args.out) if args.out else DEFAULT_REPORTS_DIR,
                            args.min_cell_size)
     except LookupError as exc:
-        print(f"observatoire report: {exc}", file=sys.stderr)
+        # the message may quote a name from the command line or the warehouse
+        print(for_terminal(f"observatoire report: {exc}"), file=sys.stderr)
         return 1
     for path in written.files:
-        print(path)
+        print(for_terminal(str(path)))        # --out may hold any character a name can
     if args.min_cell_size:
         print(f"{written.masked_cells} cells masked (counts below {args.min_cell_size} and "
               f"the cells that would reveal them)")
