@@ -46,7 +46,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
+import struct
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +70,13 @@ MAX_TITLE_LINES = 10
 HEADER_SCAN_ROWS = MAX_TITLE_LINES + 1  # non-empty rows looked at for the header
 CSV_SEPARATORS = (";", ",")
 ROW_COLUMN = "_row"
+
+# Bounds on what one file may make the reader hold (exports.md, *What bad input gets*;
+# docs/faults.md): a file beyond them fails its partition with a message, never the process.
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a 1 M-row CSV is ≈100 MB, a full Excel sheet less
+MAX_SHEET_CELLS = 50_000_000  # rows × columns calamine holds for one sheet (≈40 bytes each)
+MAX_UNCOMPRESSED_BYTES = 2 * 1024 * 1024 * 1024  # XML parts of one workbook, as declared
+MAX_ZIP_MEMBERS = 10_000
 
 _OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -421,18 +433,61 @@ def _describe_nearest(header: _Header, sheet: str | None, row_number: int) -> st
 # Files
 
 
-def _relative(path: Path, raw_root: Path) -> str:
+def relative_name(path: Path, raw_root: Path) -> str:
+    """`S/Y/name` as listed (a link keeps its own name), else the resolved path."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(raw_root)).as_posix()
+    except ValueError:
+        pass
     try:
         return path.resolve().relative_to(raw_root.resolve()).as_posix()
     except ValueError:
         return path.as_posix()
 
 
-def list_export_files(year_dir: Path) -> tuple[list[Path], list[str]]:
+def _inside(target: Path, root: Path) -> bool:
+    try:
+        target.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def _special_kind(mode: int) -> str | None:
+    """What a non-regular, non-folder entry is (in French), or None for a file or folder."""
+    if stat.S_ISFIFO(mode):
+        return "un tube nommé (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "une socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "un périphérique"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return "un fichier spécial"
+
+
+def link_problem(entry: Path, raw_root: Path) -> str | None:
+    """Why a symbolic link of the drop zone is not followed (in French), or None when it
+    leads to a file or folder inside `raw_root`."""
+    try:
+        target = entry.resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling, or a loop
+        return ("lien symbolique cassé (sa cible n'existe pas) : remplacez-le par le fichier "
+                "lui-même, ou supprimez-le")
+    if not _inside(target, raw_root.resolve()):
+        return ("lien symbolique vers un emplacement hors de raw/ : il n'est pas suivi ; "
+                "copiez le fichier lui-même dans le dossier, ou supprimez le lien")
+    return None
+
+
+def list_export_files(year_dir: Path, raw_root: Path | None = None
+                      ) -> tuple[list[Path], list[str]]:
     """Files to read in `raw/<S>/<Y>/` (xlsx, xlsm, xls, csv; sorted by name) and warnings
     for the entries skipped (other extensions, Excel `~$` lock files, hidden files,
-    sub-folders)."""
+    sub-folders, FIFOs, sockets and devices, symbolic links leading out of `raw_root`,
+    default: two levels up). Never opens a file: a FIFO cannot block the listing."""
     year_dir = Path(year_dir)
+    raw_root = Path(raw_root) if raw_root is not None else year_dir.parent.parent
     shown = Path(*year_dir.parts[-2:]) if len(year_dir.parts) >= 2 else year_dir
     files: list[Path] = []
     warnings: list[str] = []
@@ -440,12 +495,27 @@ def list_export_files(year_dir: Path) -> tuple[list[Path], list[str]]:
         name = (shown / entry.name).as_posix()
         if entry.name.startswith("."):
             warnings.append(f"{name}: skipped (hidden file)")
-        elif entry.name.startswith("~$"):
+            continue
+        if entry.name.startswith("~$"):
             warnings.append(
                 f"{name}: skipped (Excel lock file: the workbook is open in Excel or Excel "
                 "did not close cleanly; it holds no data)"
             )
-        elif entry.is_dir():
+            continue
+        try:
+            if entry.is_symlink() and (problem := link_problem(entry, raw_root)):
+                warnings.append(f"{name}: ignoré ({problem})")
+                continue
+            mode = entry.stat().st_mode  # follows a link inside raw/; never opens
+        except OSError as exc:
+            warnings.append(f"{name}: ignoré (illisible : {exc.strerror})")
+            continue
+        if kind := _special_kind(mode):
+            warnings.append(
+                f"{name}: ignoré (ce n'est pas un fichier mais {kind} ; seuls des fichiers "
+                "ordinaires sont lus : retirez-le du dossier)"
+            )
+        elif stat.S_ISDIR(mode):
             warnings.append(f"{name}: skipped (folder: files in sub-folders are not read)")
         elif entry.suffix.lower() in EXCEL_EXTENSIONS + CSV_EXTENSIONS:
             files.append(entry)
@@ -456,9 +526,55 @@ def list_export_files(year_dir: Path) -> tuple[list[Path], list[str]]:
     return files, warnings
 
 
+def read_file_bytes(path: Path, file: str, raw_root: Path | None = None) -> bytes:
+    """The bytes of one export file, read once (what is parsed, hashed and sized is the same
+    version, even if the file is replaced meanwhile). Opened without blocking (a FIFO put in
+    the file's place is refused, not waited on); a link must lead inside `raw_root`; at most
+    MAX_FILE_BYTES."""
+    path = Path(path)
+    if raw_root is not None and path.is_symlink() and (problem := link_problem(path, raw_root)):
+        raise UnreadableFileError(file, problem)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UnreadableFileError(file, f"cannot be opened ({exc.strerror})") from exc
+    try:
+        info = os.fstat(fd)
+        if kind := _special_kind(info.st_mode):
+            raise UnreadableFileError(
+                file, f"ce n'est pas un fichier mais {kind} : retirez-le du dossier")
+        if stat.S_ISDIR(info.st_mode):
+            raise UnreadableFileError(file, "c'est un dossier, pas un fichier")
+        if info.st_size > MAX_FILE_BYTES:
+            raise UnreadableFileError(file, _too_big(info.st_size))
+        chunks, total = [], 0
+        while chunk := os.read(fd, 1 << 22):
+            total += len(chunk)
+            if total > MAX_FILE_BYTES:  # grew while being read
+                raise UnreadableFileError(file, _too_big(total))
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UnreadableFileError(file, f"cannot be read ({exc.strerror})") from exc
+    finally:
+        os.close(fd)
+
+
+def _n(number: float) -> str:
+    """A number as a French reader writes it: 17 179 869 184."""
+    return f"{number:,.0f}".replace(",", " ")
+
+
+def _too_big(size: int) -> str:
+    return (f"le fichier fait {_n(size / 2**20)} Mio, au-delà de la limite de "
+            f"{_n(MAX_FILE_BYTES // 2**20)} Mio qu'un export peut occuper en mémoire : "
+            "découpez l'extraction (par exemple par semestre) en plusieurs fichiers du même "
+            "dossier, ou vérifiez que c'est bien un export i-milo")
+
+
 def read_partition(year_dir: Path, raw_root: Path) -> ReadResult:
     """All files of a partition folder; an unreadable file raises UnreadableFileError."""
-    files, warnings = list_export_files(year_dir)
+    files, warnings = list_export_files(year_dir, raw_root)
     result = ReadResult(sheets=[], warnings=list(warnings))
     for path in files:
         one = read_export_file(path, raw_root)
@@ -467,26 +583,24 @@ def read_partition(year_dir: Path, raw_root: Path) -> ReadResult:
     return result
 
 
-def read_export_file(path: Path, raw_root: Path) -> ReadResult:
-    """Read one export file.
+def read_export_file(path: Path, raw_root: Path, content: bytes | None = None) -> ReadResult:
+    """Read one export file (from `content`, its bytes, when the caller has them already).
 
     Raises UnreadableFileError (corrupt, password-protected, not a workbook, empty, no
-    sheet with a recognisable header, a header matching two types equally...) naming the
-    file, the cause and what to do.
+    sheet with a recognisable header, a header matching two types equally, beyond the
+    memory bounds...) naming the file, the cause and what to do.
     """
     path = Path(path)
-    file = _relative(path, raw_root)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise UnreadableFileError(file, f"cannot be opened ({exc.strerror})") from exc
-    if size == 0:
+    file = relative_name(path, raw_root)
+    if content is None:
+        content = read_file_bytes(path, file, raw_root)
+    if not content:
         raise UnreadableFileError(
             file, "the file is empty (0 bytes): extract it again from i-milo, or remove it"
         )
     if path.suffix.lower() in CSV_EXTENSIONS:
-        return _read_csv(path, file)
-    return _read_workbook(path, file)
+        return _read_csv(content, path, file)
+    return _read_workbook(content, path, file)
 
 
 # ---------------------------------------------------------------------------------------
@@ -510,9 +624,8 @@ def _looks_like(head: bytes) -> str:
     return "binary"
 
 
-def _open_workbook(path: Path, file: str) -> fastexcel.ExcelReader:
-    with path.open("rb") as f:
-        head = f.read(4096)
+def _open_workbook(content: bytes, path: Path, file: str) -> fastexcel.ExcelReader:
+    head = content[:4096]
     ext = path.suffix.lower()
     password = (
         "it is password-protected (protégé par mot de passe): open it in Excel and save it "
@@ -520,10 +633,10 @@ def _open_workbook(path: Path, file: str) -> fastexcel.ExcelReader:
         "the password), then rerun"
     )
     if head.startswith(b"PK"):  # a zip: .xlsx, .xlsm (or a truncated one)
-        source: Path | bytes = path if ext != ".xls" else path.read_bytes()
         try:
-            return fastexcel.read_excel(source)
-        except fastexcel.FastExcelError as exc:
+            checked = check_zip_workbook(content, file)
+            return fastexcel.read_excel(checked)
+        except (fastexcel.FastExcelError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise UnreadableFileError(
                 file,
                 "the workbook is corrupt or truncated (fichier endommagé), or is not an "
@@ -532,26 +645,21 @@ def _open_workbook(path: Path, file: str) -> fastexcel.ExcelReader:
             ) from exc
     if head.startswith(_OLE2_MAGIC):
         # An OLE2 container: a real .xls, or an encrypted (password-protected) .xlsx
-        if ext == ".xls":
-            try:
-                return fastexcel.read_excel(path)
-            except fastexcel.FastExcelError as exc:
-                if _ENCRYPTED_PACKAGE in path.read_bytes() or re.search(
-                    r"password|encrypt", str(exc), re.IGNORECASE
-                ):
-                    raise UnreadableFileError(file, password) from exc
+        if _ENCRYPTED_PACKAGE in content:
+            raise UnreadableFileError(file, password)
+        check_xls_workbook(content, file)
+        try:  # an old-format .xls saved under a .xlsx name reads fine from its bytes
+            return fastexcel.read_excel(content)
+        except fastexcel.FastExcelError as exc:
+            if ext == ".xls" and not re.search(r"password|encrypt", str(exc), re.IGNORECASE):
                 raise UnreadableFileError(
                     file,
                     "the workbook is corrupt (fichier endommagé) or password-protected: "
                     "open it in Excel and save it again as .xlsx without a password "
                     f"[{_first_line(exc)}]",
                 ) from exc
-        content = path.read_bytes()
-        if _ENCRYPTED_PACKAGE in content:
-            raise UnreadableFileError(file, password)
-        try:  # an old-format .xls saved under a .xlsx name reads fine from its bytes
-            return fastexcel.read_excel(content)
-        except fastexcel.FastExcelError as exc:
+            if ext == ".xls":
+                raise UnreadableFileError(file, password) from exc
             raise UnreadableFileError(
                 file,
                 f"{password} (a {ext} file stored as an OLE2 container is an encrypted "
@@ -576,12 +684,302 @@ def _open_workbook(path: Path, file: str) -> fastexcel.ExcelReader:
     raise UnreadableFileError(file, reason)
 
 
+# ---------------------------------------------------------------------------------------
+# What a workbook declares, checked before calamine reads it
+#
+# Measured with fastexcel 0.21 (docs/faults.md): calamine holds a sheet as a dense grid
+# from A1 to its farthest cell holding a value (≈40 bytes a cell), so one value in
+# XFD1048576 asks for ≈512 GiB and aborts the process; it also reserves room for the
+# shared strings' declared `uniqueCount`, and, in a .xls, for the DIMENSIONS record's area
+# and the SST's declared count. The `<dimension ref>` of a .xlsx, empty formatted cells
+# (`<c r="XFD1048576" s="1"/>`) and formatted empty rows cost nothing: such files are read
+# as they are.
+
+_XLSX_SMALL_OR_ODD = re.compile(  # a cell tag not of the usual small form `<c r="BZ99999"`
+    rb'<c(?:[>/\t\r\n]| (?!r="[A-B]?[A-Z]?[0-9]{1,5}"))|:c[\s>/]')
+_XLSX_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
+_XLSX_TAG = re.compile(  # any row or cell tag, any prefix, any attribute layout
+    rb'<(/?)(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*?)(/?)>')
+_XLSX_REF = re.compile(rb'(?:^|\s)r\s*=\s*["\']\s*([A-Za-z$]*)\$?([0-9]*)')
+_SST_UNIQUE = re.compile(rb'(\suniqueCount\s*=\s*["\'])([0-9]+)(["\'])')
+_REL_TARGET = re.compile(rb'Target\s*=\s*["\']([^"\']+)["\']')
+_CHUNK = 8 << 20
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters.upper():
+        if not 65 <= ch <= 90:
+            return 1 << 20  # not a column calamine knows: count it as far away
+        n = n * 26 + ch - 64
+    return n
+
+
+def _column_letters(n: int) -> str:
+    out = ""
+    while n > 0:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out or "A"
+
+
+class _Extent:
+    """The farthest row and column holding a value in one worksheet part, as calamine
+    places cells (a cell's `r`, else the row's and a running column)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.cols = 0
+        self.row = 0  # calamine's running position, for cells without `r`
+        self.col = 0
+
+    def fast(self, text: bytes) -> bool:
+        """The usual layout (every cell `<c r="..."`, near A1): nothing to do. False when
+        the exact pass is needed."""
+        return _XLSX_SMALL_OR_ODD.search(text) is None
+
+    def exact(self, text: bytes) -> None:
+        cells = _XLSX_CELL.findall(text)
+        if (len(cells) == text.count(b"<c ") == text.count(b'<c r="')
+                and b":c" not in text and re.search(rb"<c[>/\t\r\n]", text) is None):
+            filled = [(c, r) for c, r, closed in cells if not closed]
+            if filled:  # every cell has its own `r`: no running position to follow
+                self.rows = max(self.rows, max(int(r) for _, r in filled))
+                self.cols = max(self.cols, max(_column_number(c) for c in {c for c, _ in filled}))
+                self.row, self.col = int(filled[-1][1]) - 1, _column_number(filled[-1][0])
+            return
+        self.follow(text)
+
+    def follow(self, text: bytes) -> None:
+        """Tag by tag, as calamine's cell reader does (rare layouts: prefixes, no `r`)."""
+        for closing, tag, attrs, empty in _XLSX_TAG.findall(text):
+            if tag == b"row":
+                if closing:
+                    self.row, self.col = self.row + 1, 0
+                    continue
+                m = _XLSX_REF.search(attrs)
+                if m and m.group(2):
+                    self.row = int(m.group(2)) - 1
+                if empty:  # <row/>: opened and closed
+                    self.row, self.col = self.row + 1, 0
+                continue
+            if closing:
+                continue
+            m = _XLSX_REF.search(attrs)
+            if m and (m.group(1) or m.group(2)):
+                row = int(m.group(2)) - 1 if m.group(2) else self.row
+                col = _column_number(m.group(1)) - 1 if m.group(1) else self.col
+            else:
+                row, col = self.row, self.col
+            if not empty:  # a self-closed cell holds no value: calamine skips it
+                self.rows = max(self.rows, row + 1)
+                self.cols = max(self.cols, col + 1)
+            self.col = col + 1
+
+
+def _member_chunks(content: bytes, info: zipfile.ZipInfo, file: str):
+    """The decompressed bytes of one zip member, a chunk at a time; refuses a member that
+    decompresses to more than it declares (what a zip bomb does)."""
+    offset = info.header_offset
+    if content[offset:offset + 4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header for {info.filename}")
+    name_len, extra_len = struct.unpack_from("<HH", content, offset + 26)
+    start = offset + 30 + name_len + extra_len
+    raw = memoryview(content)[start:start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        for i in range(0, len(raw), _CHUNK):
+            yield bytes(raw[i:i + _CHUNK])
+        return
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        raise UnreadableFileError(
+            file, f"la partie {info.filename} du classeur est compressée d'une façon "
+            f"qu'Excel n'emploie pas (méthode {info.compress_type}) : ouvrez le fichier dans "
+            "Excel et enregistrez-le de nouveau en .xlsx")
+    inflate = zlib.decompressobj(-15)
+    produced, pos = 0, 0
+    pending = b""
+    while True:
+        if not pending:
+            if pos >= len(raw):
+                break
+            pending, pos = raw[pos:pos + _CHUNK], pos + _CHUNK
+        chunk = inflate.decompress(pending, _CHUNK)
+        pending = inflate.unconsumed_tail
+        produced += len(chunk)
+        if produced > info.file_size:
+            raise UnreadableFileError(
+                file, f"la partie {info.filename} du classeur se décompresse en plus que les "
+                f"{info.file_size} octets qu'elle déclare (fichier forgé ou endommagé, une "
+                "« bombe zip ») : il n'est pas lu ; extrayez-le de nouveau depuis i-milo")
+        if chunk:
+            yield chunk
+        if inflate.eof:
+            break
+
+
+def _scan_sheet(content: bytes, info: zipfile.ZipInfo, file: str) -> None:
+    extent, carry = _Extent(), b""
+    for chunk in _member_chunks(content, info, file):
+        text = carry + chunk
+        cut = text.rfind(b"<")  # a tag cut by the chunk's end waits for the next chunk
+        text, carry = (text[:cut], text[cut:]) if cut > 0 else (text, b"")
+        if not extent.fast(text):
+            extent.exact(text)
+    if carry:
+        extent.exact(carry)
+    cells = extent.rows * extent.cols
+    if cells > MAX_SHEET_CELLS:
+        far = f"{_column_letters(extent.cols)}{extent.rows}"
+        raise UnreadableFileError(
+            file,
+            f"une feuille a une cellule remplie jusqu'en {far} (partie {info.filename}) : la "
+            f"lire demanderait de tenir {_n(cells)} cellules en mémoire, au-delà de la limite "
+            f"de {_n(MAX_SHEET_CELLS)} ; ouvrez le fichier dans Excel, allez à la dernière "
+            "cellule (Ctrl+Fin), supprimez les lignes et colonnes au-delà des données, "
+            "enregistrez et relancez",
+        )
+
+
+def _shared_strings(content: bytes, info: zipfile.ZipInfo, file: str) -> tuple[int, int]:
+    """(uniqueCount declared, an upper bound of the strings actually there)."""
+    declared, found, carry = -1, 0, b""
+    for chunk in _member_chunks(content, info, file):
+        text = carry + chunk  # 2 bytes carried: a `<si` cut in two is counted once
+        if declared < 0 and (m := re.search(rb"<(?:[\w.-]+:)?sst\b[^>]*>", text)):
+            unique = _SST_UNIQUE.search(m.group())
+            declared = int(unique.group(2)) if unique else 0
+        found += text.count(b"<si") + text.count(b":si")
+        carry = text[-2:]
+    return max(declared, 0), found
+
+
+def _sheet_parts(zf: zipfile.ZipFile) -> set[str]:
+    """Every part calamine may read as a sheet: the `xl/` XML parts, and whatever the
+    workbook's relationships point at (a sheet may have any name)."""
+    names = set(zf.namelist())
+    parts = {n for n in names if n.lower().endswith(".xml") and n.startswith("xl/")}
+    if "xl/_rels/workbook.xml.rels" in names:
+        rels = zf.read("xl/_rels/workbook.xml.rels")[:1 << 20]
+        for target in _REL_TARGET.findall(rels):
+            t = target.decode("utf-8", "replace")
+            part = t.lstrip("/") if t.startswith("/") else os.path.normpath(f"xl/{t}")
+            if part in names:
+                parts.add(part)
+    return parts
+
+
+def check_zip_workbook(content: bytes, file: str) -> bytes:
+    """Check what a .xlsx/.xlsm declares before calamine reads it; return the bytes to read
+    (the same, or a copy whose shared strings' `uniqueCount` is set to the real number).
+
+    Refuses (UnreadableFileError) a workbook whose reading would exceed the bounds: more
+    than MAX_ZIP_MEMBERS parts, XML parts over MAX_UNCOMPRESSED_BYTES declared, a part
+    decompressing to more than it declares, a sheet whose farthest value makes a grid of
+    more than MAX_SHEET_CELLS cells."""
+    zf = zipfile.ZipFile(io.BytesIO(content))
+    infos = zf.infolist()
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise UnreadableFileError(
+            file, f"le classeur compte {len(infos)} parties (au-delà de {MAX_ZIP_MEMBERS}) : "
+            "ce n'est pas un export ; extrayez-le de nouveau depuis i-milo")
+    parts = _sheet_parts(zf)
+    declared = sum(i.file_size for i in infos if i.filename in parts)
+    if declared > MAX_UNCOMPRESSED_BYTES:
+        raise UnreadableFileError(
+            file, f"le classeur déclare {_n(declared / 2**20)} Mio une fois décompressé, "
+            f"au-delà de la limite de {_n(MAX_UNCOMPRESSED_BYTES // 2**20)} Mio : découpez "
+            "l'extraction en plusieurs fichiers")
+    rewrite: dict[str, bytes] = {}
+    for info in infos:
+        if info.filename not in parts or info.is_dir():
+            continue
+        if info.filename.lower().endswith("sharedstrings.xml"):
+            declared_unique, found = _shared_strings(content, info, file)
+            if declared_unique > found:  # calamine reserves room for uniqueCount strings
+                rewrite[info.filename] = _SST_UNIQUE.sub(
+                    rb"\g<1>" + str(found).encode() + rb"\g<3>", zf.read(info), count=1)
+        else:
+            _scan_sheet(content, info, file)
+    if not rewrite:
+        return content
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+        for info in infos:
+            copy.writestr(info, rewrite.get(info.filename) or zf.read(info),
+                          compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+# .xls (BIFF8 in an OLE2 container): record types whose first two fields are (row, col)
+_BIFF_CELLS = {0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x0006}
+_BIFF_MULRK, _BIFF_DIMENSIONS, _BIFF_SST, _BIFF_BOF = 0x00BD, 0x0200, 0x00FC, 0x0809
+
+
+def check_xls_workbook(content: bytes, file: str) -> None:
+    """Check what a .xls declares before calamine reads it (it reads every sheet at once):
+    the DIMENSIONS records' areas, the SST's declared count and the farthest cell of each
+    sheet. Refuses (UnreadableFileError) what would exceed MAX_SHEET_CELLS."""
+    import olefile  # late import: only .xls files need it
+
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(content))
+        name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+        if name is None:
+            return  # not a workbook: calamine says so itself
+        stream = ole.openstream(name).read(MAX_FILE_BYTES)
+    except Exception:  # a container olefile cannot parse: calamine reports it, with its cause
+        return
+    refuse = (
+        "ouvrez le fichier dans Excel, supprimez les lignes et colonnes au-delà des données "
+        "et enregistrez-le en .xlsx, puis relancez")
+    rows = cols = 0
+    pos, size = 0, len(stream)
+    while pos + 4 <= size:
+        kind, length = struct.unpack_from("<HH", stream, pos)
+        data = stream[pos + 4:pos + 4 + length]
+        pos += 4 + length
+        if kind == _BIFF_BOF:
+            rows = cols = 0
+        elif kind in _BIFF_CELLS and length >= 4:
+            row, col = struct.unpack_from("<HH", data)
+            rows, cols = max(rows, row + 1), max(cols, col + 1)
+        elif kind == _BIFF_MULRK and length >= 6:
+            row, = struct.unpack_from("<H", data)
+            last, = struct.unpack_from("<H", data, length - 2)
+            rows, cols = max(rows, row + 1), max(cols, last + 1)
+        elif kind == _BIFF_DIMENSIONS and length in (10, 14):
+            if length == 14:
+                first_row, last_row, first_col, last_col = struct.unpack_from("<IIHH", data)
+            else:
+                first_row, last_row, first_col, last_col = struct.unpack_from("<HHHH", data)
+            # calamine reserves (last - first) rows × columns, in u32 (a last before the
+            # first wraps round to ≈4 billion)
+            area = 1
+            if last_row >= 1 and last_col >= 1:
+                area = ((last_row - first_row) % 2**32) * ((last_col - first_col) % 2**32)
+            if area > MAX_SHEET_CELLS:
+                raise UnreadableFileError(
+                    file, f"une feuille déclare {_n(area)} cellules (enregistrement "
+                    f"DIMENSIONS), au-delà de la limite de {_n(MAX_SHEET_CELLS)} : {refuse}")
+        elif kind == _BIFF_SST and length >= 8:
+            unique, = struct.unpack_from("<i", data, 4)
+            if unique < 0 or unique > size // 3:  # each string takes 3 bytes at least
+                raise UnreadableFileError(
+                    file, f"la table des textes déclare {unique} textes, impossible dans un "
+                    f"fichier de cette taille (fichier forgé ou endommagé) : {refuse}")
+        if rows * cols > MAX_SHEET_CELLS:
+            raise UnreadableFileError(
+                file, f"une feuille a une cellule remplie jusqu'en {_column_letters(cols)}"
+                f"{rows} : la lire demanderait de tenir {_n(rows * cols)} cellules en "
+                f"mémoire, au-delà de la limite de {_n(MAX_SHEET_CELLS)} : {refuse}")
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _read_workbook(path: Path, file: str) -> ReadResult:
-    reader = _open_workbook(path, file)
+def _read_workbook(content: bytes, path: Path, file: str) -> ReadResult:
+    reader = _open_workbook(content, path, file)
     result = ReadResult()
     best: tuple[_Header, str] | None = None
     skipped = 0
@@ -690,8 +1088,7 @@ def _csv_header(text: str, sep: str) -> tuple[_Header | None, dict[int, int]]:
     return _find_header(records()), lines_before
 
 
-def _read_csv(path: Path, file: str) -> ReadResult:
-    raw = path.read_bytes()
+def _read_csv(raw: bytes, path: Path, file: str) -> ReadResult:
     if raw.startswith(_ZIP_MAGIC) or raw.startswith(_OLE2_MAGIC):
         raise UnreadableFileError(
             file,

@@ -34,7 +34,7 @@ from pipelines.jobs import NEXT_YEAR_ASSETS, catalogue_job, ingest_job
 from pipelines.partitions import discover_partitions, partition_key
 from pipelines.read import list_export_files
 from pipelines.resources import DropZoneResource, WarehouseResource
-from pipelines.staging import sha256_of
+from pipelines.staging import NotARegularFileError, sha256_of
 from pipelines.warehouse import read_published
 
 AUTOMATION_VARIABLE = "OBSERVATOIRE_AUTOMATION"
@@ -83,7 +83,8 @@ def scan_drop_zone(root: Path, partitions: Iterable[Partition],
     for structure, year in partitions:
         found: dict[str, FileState] = {}
         try:
-            paths, _warnings = list_export_files(root / structure / str(year))
+            # FIFOs, sockets, devices and links out of raw/ are left out (never opened)
+            paths, _warnings = list_export_files(root / structure / str(year), root)
             for path in paths:
                 relative = f"{structure}/{year}/{path.name}"
                 stat = path.stat()
@@ -92,10 +93,16 @@ def scan_drop_zone(root: Path, partitions: Iterable[Partition],
                 old = known.get(relative)
                 if old and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                     found[relative] = old
-                else:
-                    found[relative] = FileState(sha256_of(path), stat.st_size, stat.st_mtime_ns)
-        except (_Unsettled, FileNotFoundError):  # being written, or moved away meanwhile
-            unsettled.add((structure, year))
+                    continue
+                try:
+                    sha = sha256_of(path)
+                except (FileNotFoundError, NotARegularFileError):
+                    raise  # moved away, or swapped for a FIFO: look again next tick
+                except OSError as exc:  # unreadable: run it, its run says why
+                    sha = f"unreadable: {exc.strerror}"
+                found[relative] = FileState(sha, stat.st_size, stat.st_mtime_ns)
+        except (_Unsettled, FileNotFoundError, NotARegularFileError):
+            unsettled.add((structure, year))  # being written, or moved away meanwhile
             continue
         files.update(found)
     return files, unsettled

@@ -3,13 +3,16 @@
 Staging keeps the rows as read (text), minus the personal columns (dropped by the reader),
 with the young person's id already replaced by its keyed pseudonym, so no raw id ever
 reaches the warehouse. It also records the files seen (sha256) and each typed sheet's
-header as written, for the quarantine's messages.
+header as written, for the quarantine's messages. Each file is read once: the sha256 and
+size recorded are those of the very bytes parsed, even if the file is replaced meanwhile.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +21,13 @@ import pandas as pd
 from pipelines.cells import parse_id
 from pipelines.config import export_specs
 from pipelines.pseudonym import pseudonymise
-from pipelines.read import ExportSheet, list_export_files, read_export_file
+from pipelines.read import (
+    ExportSheet,
+    list_export_files,
+    read_export_file,
+    read_file_bytes,
+    relative_name,
+)
 from pipelines.tables import staging_tables
 
 
@@ -36,16 +45,24 @@ class StagedPartition:
         return int(self.sheets["rows_read"].sum()) if not self.sheets.empty else 0
 
 
+class NotARegularFileError(OSError):
+    """The path is a FIFO, a socket, a device or a folder: it is not read (a FIFO would
+    block)."""
+
+
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
+    """sha256 of a regular file; opened without blocking, so a FIFO put in its place raises
+    NotARegularFileError instead of waiting for a writer."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFileError(f"{path}: not a regular file")
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _relative(path: Path, raw_root: Path) -> str:
-    return path.resolve().relative_to(raw_root.resolve()).as_posix()
+        return digest.hexdigest()
+    finally:
+        os.close(fd)
 
 
 def stage_sheet(sheet: ExportSheet, structure: str,
@@ -76,12 +93,14 @@ def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
     Raises `UnreadableFileError` for a file that cannot be read: the caller then writes
     nothing, so the partition keeps its last good state.
     """
-    files, warnings = list_export_files(year_dir)
+    files, warnings = list_export_files(year_dir, raw_root)
     by_type: dict[str, list[pd.DataFrame]] = {name: [] for name in export_specs()}
     sheet_rows, file_rows = [], []
     pseudonyms: dict[object, str] = {}
     for path in files:
-        result = read_export_file(path, raw_root)
+        file = relative_name(path, raw_root)
+        content = read_file_bytes(path, file, raw_root)  # once: parsed, hashed and sized
+        result = read_export_file(path, raw_root, content)
         warnings.extend(result.warnings)
         for sheet in result.sheets:
             by_type[sheet.export_type].append(stage_sheet(sheet, structure, pseudonyms))
@@ -91,10 +110,11 @@ def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
                 "rows_read": sheet.rows_read,
                 "headers": json.dumps(sheet.headers, ensure_ascii=False),
             })
-        file_rows.append({"structure": structure, "year": year,
-                          "file": _relative(path, raw_root), "sha256": sha256_of(path),
-                          "size_bytes": path.stat().st_size, "status": "read", "note": None,
+        file_rows.append({"structure": structure, "year": year, "file": file,
+                          "sha256": hashlib.sha256(content).hexdigest(),
+                          "size_bytes": len(content), "status": "read", "note": None,
                           "seen_at": seen_at})
+        del content  # one file's bytes held at a time
     warnings.extend(_copies(file_rows))
     tables = {}
     for name, frames in by_type.items():
