@@ -696,7 +696,8 @@ def _open_workbook(content: bytes, path: Path, file: str) -> fastexcel.ExcelRead
 # as they are.
 
 _XLSX_SMALL_OR_ODD = re.compile(  # a cell tag not of the usual small form `<c r="BZ99999"`
-    rb'<c(?:[>/\t\r\n]| (?!r="[A-B]?[A-Z]?[0-9]{1,5}"))|:c[\s>/]')
+    rb'<c(?:[>/\t\r\n]| (?!r="[A-B]?[A-Z]?[0-9]{1,5}"))')
+_XLSX_PREFIXED_CELL = re.compile(rb':c[\s>/]')  # apart: an alternation slows the search 4x
 _XLSX_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
 _XLSX_TAG = re.compile(  # any row or cell tag, any prefix, any attribute layout
     rb'<(/?)(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*?)(/?)>')
@@ -736,7 +737,8 @@ class _Extent:
     def fast(self, text: bytes) -> bool:
         """The usual layout (every cell `<c r="..."`, near A1): nothing to do. False when
         the exact pass is needed."""
-        return _XLSX_SMALL_OR_ODD.search(text) is None
+        return _XLSX_SMALL_OR_ODD.search(text) is None and (
+            b":c" not in text or _XLSX_PREFIXED_CELL.search(text) is None)
 
     def exact(self, text: bytes) -> None:
         cells = _XLSX_CELL.findall(text)
