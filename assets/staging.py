@@ -7,8 +7,8 @@ import pandas as pd
 from assets.raw import raw_exports
 from pipelines.config import export_specs, load_structure
 from pipelines.partitions import partition_of, partitions_def
-from pipelines.pseudonym import pseudonym_key
-from pipelines.publish import prepare, write_staging
+from pipelines.pseudonym import PseudonymKey, PseudonymKeyError, resolve_key
+from pipelines.publish import key_fingerprints, prepare, write_staging
 from pipelines.read import UnreadableFileError
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.staging import stage_partition
@@ -47,20 +47,26 @@ def staging_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     if not year_dir.is_dir():
         raise dg.Failure(f"{year_dir}: no such folder; drop the {year} exports of {structure} "
                          f"there (raw/<STRUCTURE>/<YEAR>/)")
-    load_structure(root / structure)  # refuse a structure without structure.yaml, early
-    _, development_key = pseudonym_key()
-    if development_key:
-        context.log.warning("WAREHOUSE_PSEUDONYM_KEY is not set: ids are pseudonymised with "
-                            "the development key. Set it for real data.")
+    # refuse a structure without structure.yaml, early
+    synthetic = load_structure(root / structure).synthetic
     try:
-        staged = stage_partition(year_dir, root, structure, year, pd.Timestamp.now().floor("s"))
+        pseudonym_key = resolve_key(synthetic=synthetic)
+    except PseudonymKeyError as exc:
+        raise dg.Failure(description=f"{structure} {year} : {exc}") from exc
+    with warehouse.open() as wh:
+        prepare(wh)
+        loaded_with = key_fingerprints(wh, structure)
+    _refuse_another_key(structure, year, pseudonym_key, loaded_with,
+                        structure in drop_zone.new_key_structures)
+    try:
+        staged = stage_partition(year_dir, root, structure, year,
+                                 pd.Timestamp.now().floor("s"), pseudonym_key.secret)
     except UnreadableFileError as exc:
         raise dg.Failure(description=str(exc)) from exc
     for warning in staged.warnings:
         context.log.warning(warning)
     with warehouse.open() as wh:
-        prepare(wh)
-        write_staging(wh, staged, structure, year)
+        write_staging(wh, staged, structure, year, pseudonym_key.fingerprint)
     files_md = dg.MetadataValue.md(staged.files[["file", "sha256", "size_bytes"]]
                                    .to_markdown(index=False)) if not staged.files.empty else ""
     for name, key in STAGING_KEYS.items():
@@ -74,4 +80,22 @@ def staging_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "rows_read": staged.rows_read,
         "source_files": files_md,
         "warnings": staged.warnings,
+        "key_fingerprint": pseudonym_key.fingerprint,
     })
+
+
+def _refuse_another_key(structure: str, year: int, key: PseudonymKey,
+                        loaded_with: dict[int, str], new_key: bool) -> None:
+    """Pseudonyms of two keys in one structure would silently break the counts of distinct
+    young people across years: refused, unless this run reloads the whole structure."""
+    others = {y: f for y, f in loaded_with.items() if y != year and f != key.fingerprint}
+    if not others or new_key:
+        return
+    years = ", ".join(str(y) for y in sorted(others))
+    raise dg.Failure(description=(
+        f"{structure} {year} : la clé de pseudonymisation ({key.source}, empreinte "
+        f"{key.fingerprint}) n'est pas celle avec laquelle {structure} a été chargé "
+        f"(années {years} : empreinte {', '.join(sorted(set(others.values())))}). Des "
+        f"pseudonymes faits avec deux clés fausseraient le décompte des jeunes d'une année "
+        f"sur l'autre. Remettez l'ancienne clé, ou rechargez toutes les années de {structure} "
+        f"avec la nouvelle : observatoire run --structure {structure} --new-key"))

@@ -127,6 +127,8 @@ class Structure:
     code: str
     name: str
     territory: tuple[Commune, ...] = field(default_factory=tuple)
+    # Declared by the seeded demo only: its pseudonyms may use the public demo key.
+    synthetic: bool = False
 
 
 STRUCTURE_CODE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -167,7 +169,11 @@ def load_structure(structure_dir: Path) -> Structure:
                 f"{path}: territory entry {i} needs `insee` and `name` ({entry!r})"
             )
         communes.append(Commune(insee=normalise_insee(entry["insee"]), name=str(entry["name"])))
-    return Structure(code=structure_dir.name, name=str(raw["name"]), territory=tuple(communes))
+    synthetic = raw.get("synthetic", False)
+    if not isinstance(synthetic, bool):
+        raise StructureConfigError(f"{path}: `synthetic` is true or false ({synthetic!r})")
+    return Structure(code=structure_dir.name, name=str(raw["name"]), territory=tuple(communes),
+                     synthetic=synthetic)
 
 
 def normalise_insee(value: object) -> str:

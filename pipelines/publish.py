@@ -53,7 +53,9 @@ _STAGING_ORDER = ["source_file", "source_sheet", "source_row"]
 
 
 def write_staging(warehouse: Warehouse, staged: StagedPartition, structure: str,
-                  year: int) -> None:
+                  year: int, key_fingerprint: str) -> None:
+    """A partition's staging rows, and the fingerprint of the key its ids were keyed with
+    (same transaction: the two always agree)."""
     where = _partition(structure, year)
     _just_written.clear()
     with warehouse.transaction() as conn:
@@ -61,7 +63,18 @@ def write_staging(warehouse: Warehouse, staged: StagedPartition, structure: str,
             warehouse.replace_rows(conn, t.staging_tables[name], frame, where)
         warehouse.replace_rows(conn, t.sheets, staged.sheets, where)
         warehouse.replace_rows(conn, t.raw_files, staged.files, where)
+        warehouse.replace_rows(conn, t.key_fingerprints, pd.DataFrame([{
+            **where, "fingerprint": key_fingerprint,
+            "recorded_at": pd.Timestamp.now().floor("s")}]), where)
     _just_written[(warehouse.url, structure, year)] = staged
+
+
+def key_fingerprints(warehouse: Warehouse, structure: str) -> dict[int, str]:
+    """year -> fingerprint of the key each loaded partition of `structure` was keyed with."""
+    with warehouse.transaction() as conn:
+        rows = conn.execute(sa.select(t.key_fingerprints.c.year, t.key_fingerprints.c.fingerprint)
+                            .where(t.key_fingerprints.c.structure == structure)).all()
+    return {int(year): fingerprint for year, fingerprint in rows}
 
 
 def read_staging(warehouse: Warehouse, structure: str,

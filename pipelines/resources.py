@@ -38,6 +38,9 @@ class DropZoneResource(dg.ConfigurableResource):
 
     raw_dir: str | None = None
     run_date: str | None = None  # ISO date; default: today
+    # Structures this run reloads with a new pseudonymisation key (every partition of each:
+    # `observatoire run --new-key`); any other key change is refused.
+    new_key_structures: list[str] = []
 
     @property
     def root(self) -> Path:
@@ -50,9 +53,11 @@ class DropZoneResource(dg.ConfigurableResource):
 
 
 def default_resources(url: str | None = None, raw_dir: str | Path | None = None,
-                      run_date: str | None = None) -> dict[str, dg.ConfigurableResource]:
+                      run_date: str | None = None, new_key_structures: list[str] | None = None
+                      ) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(url=url),
         "drop_zone": DropZoneResource(raw_dir=str(raw_dir) if raw_dir else None,
-                                      run_date=run_date),
+                                      run_date=run_date,
+                                      new_key_structures=new_key_structures or []),
     }

@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipelines.cells import parse_id
 from pipelines.config import export_specs
-from pipelines.pseudonym import pseudonymise
+from pipelines.pseudonym import pseudonymise, resolve_key
 from pipelines.read import (
     ExportSheet,
     list_export_files,
@@ -65,10 +65,10 @@ def sha256_of(path: Path) -> str:
         os.close(fd)
 
 
-def stage_sheet(sheet: ExportSheet, structure: str,
+def stage_sheet(sheet: ExportSheet, structure: str, key: bytes,
                 pseudonyms: dict[object, str] | None = None) -> pd.DataFrame:
-    """One sheet's rows in the staging table's shape (`pseudonyms`: ids already keyed in this
-    partition, see `pseudonymise`)."""
+    """One sheet's rows in the staging table's shape, ids keyed with `key` (`pseudonyms`: ids
+    already keyed in this partition, see `pseudonymise`)."""
     table = staging_tables[sheet.export_type]
     frame = sheet.frame
     out = pd.DataFrame(index=frame.index)
@@ -82,13 +82,15 @@ def stage_sheet(sheet: ExportSheet, structure: str,
             continue
         out[name] = frame[name] if name in frame.columns else None
     if "young_id" in out:
-        out["young_id"] = pseudonymise(structure, parse_id(out["young_id"]), known=pseudonyms)
+        out["young_id"] = pseudonymise(structure, parse_id(out["young_id"]), key,
+                                       known=pseudonyms)
     return out
 
 
 def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
-                    seen_at: pd.Timestamp) -> StagedPartition:
-    """Read every export file of `raw/<structure>/<year>/` into staging frames.
+                    seen_at: pd.Timestamp, key: bytes | None = None) -> StagedPartition:
+    """Read every export file of `raw/<structure>/<year>/` into staging frames, ids keyed
+    with `key` (default: the configured key, `pseudonym.resolve_key`).
 
     Raises `UnreadableFileError` for a file that cannot be read: the caller then writes
     nothing, so the partition keeps its last good state.
@@ -97,13 +99,14 @@ def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
     by_type: dict[str, list[pd.DataFrame]] = {name: [] for name in export_specs()}
     sheet_rows, file_rows = [], []
     pseudonyms: dict[object, str] = {}
+    key = resolve_key().secret if key is None else key
     for path in files:
         file = relative_name(path, raw_root)
         content = read_file_bytes(path, file, raw_root)  # once: parsed, hashed and sized
         result = read_export_file(path, raw_root, content)
         warnings.extend(result.warnings)
         for sheet in result.sheets:
-            by_type[sheet.export_type].append(stage_sheet(sheet, structure, pseudonyms))
+            by_type[sheet.export_type].append(stage_sheet(sheet, structure, key, pseudonyms))
             sheet_rows.append({
                 "structure": structure, "year": year, "file": sheet.file, "sheet": sheet.sheet,
                 "export_type": sheet.export_type, "header_row": sheet.header_row,

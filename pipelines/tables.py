@@ -62,6 +62,15 @@ raw_files = sa.Table(
     schema=STAGING,
 )
 
+# Which key pseudonymised each partition: its fingerprint, never the key (warehouse.md,
+# *Personal data*). A table of its own, so that a warehouse made before it gets it too.
+key_fingerprints = sa.Table(
+    "key_fingerprints", metadata, *_partition_columns(),
+    sa.Column("fingerprint", Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    schema=STAGING,
+)
+
 sheets = sa.Table(
     "sheets", metadata, *_partition_columns(),
     sa.Column("file", Text, nullable=False),

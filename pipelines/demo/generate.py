@@ -2825,10 +2825,13 @@ def exported_columns(year: int, kind: str) -> dict[str, str]:
 
 
 def write_structure(raw_dir: Path) -> Path:
-    """structure.yaml exactly as exports.md shows it."""
+    """structure.yaml as exports.md shows it, declared synthetic: only this seeded data may
+    be pseudonymised with the public demo key (pipelines/pseudonym.py)."""
     path = raw_dir / STRUCTURE / "structure.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text((TARGETS_DIR / "structure.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    text = (TARGETS_DIR / "structure.yaml").read_text(encoding="utf-8")
+    path.write_text(text.rstrip("\n") + "\n# Données de démonstration générées : clé publique "
+                    "de démonstration admise.\nsynthetic: true\n", encoding="utf-8")
     return path
 
 
