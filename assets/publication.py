@@ -13,13 +13,16 @@ from pipelines.dictionary import write_dictionary
 from pipelines.partitions import partition_of, partitions_def
 from pipelines.publish import prepare
 from pipelines.resources import WarehouseResource
-from pipelines.warehouse import Warehouse
+from pipelines.warehouse import PublicationError, Warehouse
 
 
 def _publish(wh: Warehouse) -> dict:
     """Publish the working database; what the materialisation says about it."""
     started = time.perf_counter()
-    target = wh.publish()
+    try:
+        target = wh.publish()
+    except PublicationError as exc:
+        raise dg.Failure(description=str(exc)) from exc
     if target is None:
         return {"published": "nothing to copy: the readers of this database see each "
                              "committed partition (PostgreSQL)"}

@@ -4,22 +4,60 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 from pipelines.resources import DEFAULT_RAW_DIR
+from pipelines.terminal import for_terminal
+
+
+def _say(text: str) -> None:
+    """Progress and summaries quote file names and cells: never raw control characters."""
+    print(for_terminal(text), flush=True)
+
+
+def _stop_on_sigterm(_signo: int, _frame: object) -> None:
+    # The nightly's supervisor stops with SIGTERM: end as Ctrl+C does (summary printed).
+    raise KeyboardInterrupt
 
 
 def _run(args: argparse.Namespace) -> int:
     from pipelines.runner import format_summary, instance_for_run, run_partitions
 
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    if args.new_key and args.year:
+        _say("observatoire run : --new-key recharge toutes les années d'une structure ; "
+             "retirez --year")
+        return 2
     summary = run_partitions(
         raw_dir=Path(args.raw), url=args.warehouse, structures=args.structure or None,
         years=args.year or None, run_date=args.run_date,
         instance=instance_for_run(ephemeral=args.no_history), workers=args.workers,
+        progress=_say, new_key=args.new_key,
     )
-    print(format_summary(summary))
-    return 1 if summary.failed or not summary.outcomes else 0
+    _say(format_summary(summary))
+    if summary.interrupted:
+        return 130
+    return 0 if summary.ok else 1
+
+
+def _key(args: argparse.Namespace) -> int:
+    from pipelines.pseudonym import PseudonymKeyError, create_key_file
+
+    try:
+        path = create_key_file(Path(args.file) if args.file else None)
+    except PseudonymKeyError as exc:
+        _say(f"observatoire key create : {exc}")
+        return 1
+    _say(f"Clé de pseudonymisation créée : {path} (lisible par vous seul).\n"
+         "Gardez-en une copie en lieu sûr (coffre de mots de passe) : une clé perdue change "
+         "tous les pseudonymes, et il faudrait recharger toutes les années.\n"
+         "Les runs la trouvent d'eux-mêmes à cet endroit"
+         + ("" if not args.file else
+            f" si WAREHOUSE_PSEUDONYM_KEY_FILE={path} est défini")
+         + " ; ne la mettez jamais dans raw/, warehouse/ ni dans git.")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -27,11 +65,11 @@ def _demo(args: argparse.Namespace) -> int:
 
     raw = Path(args.raw)
     if not (raw / "MNO").exists():
-        print(f"Generating the synthetic demo drop zone in {raw}/MNO …")
+        _say(f"Generating the synthetic demo drop zone in {raw}/MNO …")
         write_demo(raw)
     else:
-        print(f"Using the existing demo drop zone {raw}/MNO (delete it to regenerate).")
-    args.structure, args.year = ["MNO"], None
+        _say(f"Using the existing demo drop zone {raw}/MNO (delete it to regenerate).")
+    args.structure, args.year, args.new_key = ["MNO"], None, False
     return _run(args)
 
 
@@ -85,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
                             "structures of the run; each holds one partition in memory)")
     run.add_argument("--structure", action="append", help="only this structure (repeatable)")
     run.add_argument("--year", action="append", type=int, help="only this year (repeatable)")
+    run.add_argument("--new-key", action="store_true",
+                     help="reload every year of the structures of the run with the current "
+                          "pseudonymisation key (after a key change; docs/operations.md)")
+    key = sub.add_parser("key", help="the pseudonymisation key")
+    key_sub = key.add_subparsers(dest="key_command", required=True)
+    create = key_sub.add_parser("create", help="create a random key, readable by its owner "
+                                               "only (never replaces an existing one)")
+    create.add_argument("--file", default=None,
+                        help="where to write it (default: ~/.config/observatoire/"
+                             "pseudonym.key, found by every run; another path needs "
+                             "$WAREHOUSE_PSEUDONYM_KEY_FILE)")
     report = sub.add_parser("report", help="write the annual report (Excel + HTML) from the "
                                            "warehouse; without --structure and with several "
                                            "structures, the regional report")
@@ -109,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "key":
+        return _key(args)
     return 2
 
 

@@ -22,7 +22,9 @@ around its reads and writes. PostgreSQL needs no such lock.
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import glob
 import hashlib
 import io
 import os
@@ -214,6 +216,22 @@ class _WriterLock:
             os.close(fd)
 
 
+_COPY_SUFFIX = ".tmp"
+
+
+class PublicationError(Exception):
+    """The published copy could not be written (disk full): the previous one is intact."""
+
+
+def _remove_stale_copies(published: Path) -> None:
+    """Temporary copies left by a publication killed part-way (`.<name>.<pid>.tmp`, as large
+    as the warehouse). Called under the writer lock, which every publication holds: a copy
+    present then belongs to a process that died."""
+    for stale in published.parent.glob(f".{glob.escape(published.name)}.*{_COPY_SUFFIX}"):
+        with suppress(FileNotFoundError):
+            stale.unlink()
+
+
 class Warehouse:
     """The pipeline's side of a warehouse URL: it writes the working database and publishes
     it (`publish`); `published_url` is the URL it was given, what analysts read. On a DuckDB
@@ -228,6 +246,8 @@ class Warehouse:
             work.parent.mkdir(parents=True, exist_ok=True)
             self._lock = _WriterLock.acquire(work)
         try:
+            if self._lock is not None and published is not None:
+                _remove_stale_copies(published)
             if work is not None and not work.exists() and published.exists():
                 # A warehouse published before the working copy existed: start from it.
                 for suffix in (".wal", ""):  # the write-ahead log, if any, before the file
@@ -252,12 +272,20 @@ class Warehouse:
             conn.execute(sa.text("CHECKPOINT"))
         self.engine.dispose()  # the last connection closes the file: nothing left in a WAL
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary = target.with_name(f".{target.name}.{os.getpid()}{_COPY_SUFFIX}")
         try:
             shutil.copyfile(source, temporary)
             with temporary.open("rb+") as handle:
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise PublicationError(
+                    f"disque plein : la copie publiée de l'entrepôt ({target}) n'a pas pu être "
+                    f"écrite ; les analystes gardent la version publiée précédente, intacte. "
+                    f"Libérez au moins {source.stat().st_size / 2**20:,.0f} Mio sur le disque "
+                    f"de {target.parent} (`df -h {target.parent}`) puis relancez") from exc
+            raise
         finally:
             temporary.unlink(missing_ok=True)
         return target
