@@ -10,6 +10,7 @@ from pipelines.partitions import partition_of, partitions_def
 from pipelines.pseudonym import PseudonymKey, PseudonymKeyError, resolve_key
 from pipelines.publish import key_fingerprints, prepare, write_staging
 from pipelines.read import UnreadableFileError
+from pipelines.recovery import pause_point
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.staging import stage_partition
 from pipelines.tables import STAGING
@@ -67,6 +68,7 @@ def staging_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         context.log.warning(warning)
     with warehouse.open() as wh:
         write_staging(wh, staged, structure, year, pseudonym_key.fingerprint)
+    pause_point("staging-written")
     files_md = dg.MetadataValue.md(staged.files[["file", "sha256", "size_bytes"]]
                                    .to_markdown(index=False)) if not staged.files.empty else ""
     for name, key in STAGING_KEYS.items():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -149,6 +150,20 @@ def pool_holders(instance: dg.DagsterInstance, pool: str = WAREHOUSE_POOL
     if info.limit is None:  # no limit on this pool
         return 1, holders
     return max(0, info.limit - len(info.claimed_slots)), holders
+
+
+PAUSE_VARIABLE = "OBSERVATOIRE_PAUSE_AT"
+
+
+def pause_point(name: str) -> None:
+    """Fault-injection for the crash tests (as Dagster's own DebugCrashFlags): with
+    $OBSERVATOIRE_PAUSE_AT=`name`:`file`, write `file` and wait there, so that a test kills
+    the process at that exact point. Does nothing otherwise."""
+    wanted = os.environ.get(PAUSE_VARIABLE, "")
+    if not wanted.startswith(f"{name}:"):
+        return
+    Path(wanted.split(":", 1)[1]).write_text(str(os.getpid()))
+    time.sleep(120)
 
 
 class ObservatoireRunLauncher(DefaultRunLauncher):

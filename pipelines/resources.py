@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.config import PROJECT_ROOT
+from pipelines.recovery import record_process
 from pipelines.warehouse import Warehouse, resolve_url
 
 DEFAULT_RAW_DIR = PROJECT_ROOT / "raw"
@@ -21,6 +22,11 @@ class WarehouseResource(dg.ConfigurableResource):
     or $WAREHOUSE_URL)."""
 
     url: str | None = None
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Record the run's process once the run starts, wherever it was launched (command
+        # line, UI, daemon), so a run whose process dies can be found (pipelines/recovery.py).
+        record_process(context.instance, context.run_id)
 
     @contextmanager
     def open(self) -> Iterator[Warehouse]:

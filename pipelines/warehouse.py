@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pipelines.config import PROJECT_ROOT
+from pipelines.recovery import pause_point
 from pipelines.tables import SCHEMAS, metadata
 
 DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "warehouse" / "observatoire.duckdb"
@@ -277,6 +278,7 @@ class Warehouse:
             shutil.copyfile(source, temporary)
             with temporary.open("rb+") as handle:
                 os.fsync(handle.fileno())
+            pause_point("publication")
             os.replace(temporary, target)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
