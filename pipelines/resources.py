@@ -26,7 +26,7 @@ class WarehouseResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Record the run's process once the run starts, wherever it was launched (command
         # line, UI, daemon), so a run whose process dies can be found (pipelines/recovery.py).
-        record_process(context.instance, context.run_id)
+        record_process(context.instance, context.run.run_id if context.run else None)
 
     @contextmanager
     def open(self) -> Iterator[Warehouse]:

