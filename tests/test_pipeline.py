@@ -211,7 +211,7 @@ def test_pseudonyms_are_keyed(tmp_path, duckdb_url, run, monkeypatch):
     raw = drop_zone(tmp_path / "raw")
     run(raw, duckdb_url)
     first = {r["young_id"] for r in query(duckdb_url, "SELECT young_id FROM conformed.jeunes")}
-    monkeypatch.setenv(KEY_VARIABLE, "another-key")
+    monkeypatch.setenv(KEY_VARIABLE, "another-key-of-this-test-0123456789")
     run(raw, duckdb_url)
     second = {r["young_id"] for r in query(duckdb_url, "SELECT young_id FROM conformed.jeunes")}
     assert len(first) == len(second) == 4 and not first & second
