@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_partitions(
         raw_dir=Path(args.raw), url=args.warehouse, structures=args.structure or None,
         years=args.year or None, run_date=args.run_date,
-        instance=instance_for_run(ephemeral=args.no_history), workers=args.workers,
+        instance=instance_for_run(ephemeral=args.no_history),
         progress=_say, new_key=args.new_key,
     )
     _say(format_summary(summary))
@@ -117,10 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not record the runs in Dagster's history (.dagster_home): "
                             "faster for large batches (measured on 100 k-row "
                             "partitions: 3.5-4 s each against 4.5-5 s)")
-        p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                       help="processes running structures side by side (default: the "
-                            "number of CPUs, %(default)s here; never more than the "
-                            "structures of the run; each holds one partition in memory)")
     run.add_argument("--structure", action="append", help="only this structure (repeatable)")
     run.add_argument("--year", action="append", type=int, help="only this year (repeatable)")
     run.add_argument("--new-key", action="store_true",

@@ -20,6 +20,14 @@ ingest_job = dg.define_asset_job(
                 "calcule ses indicateurs et leurs évolutions, et publie l'entrepôt.",
 )
 
+load_job = dg.define_asset_job(
+    name="load_partition",
+    selection=PARTITIONED - dg.AssetSelection.assets(PUBLISHED),
+    description="Lit, valide et conforme les exports d'une structure pour une année, calcule "
+                "ses indicateurs, leurs évolutions et son rapport, sans publier : la ligne de "
+                "commande publie une fois, après toutes ses partitions.",
+)
+
 catalogue_job = dg.define_asset_job(
     name="publish_catalogue",
     selection=UNPARTITIONED,

@@ -1,24 +1,20 @@
-"""Materialise partitions with the Dagster assets (used by the command line).
+"""Run the pipeline from the command line: the runs `plan_runs` calls for, executed by
+Dagster in this process, one after the other.
 
-`workers=1`: every partition in this process, one after the other: Dagster's fixed cost is
-paid once (`dagster.materialize()` ≈0.15 s per call after the first, against ≈5 s per CLI
-call). `workers=N`: N worker processes, each materialising whole structures (a structure's
-years in order, since a year's trends read the year before); their reading and validation
-run side by side, their warehouse steps take turns on a DuckDB file (pipelines/warehouse.py,
-the writer lock). The catalogue before, the next years' trends and the publication after,
-run here.
+Each run is a named job of the code location (`load_partition`, `ingest_partition` on a
+subset for the next year's trends and the publication, `publish_catalogue`), tagged with its
+structure and year, in the instance's history unless `--no-history`. Parallel work is
+Dagster's: the daemon's run queue (sensor, schedule, UI) or Celery workers
+(docs/scaling.md); this module keeps no process pool, queue or lock of its own.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,24 +22,19 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.config import PROJECT_ROOT
-from pipelines.jobs import NEXT_YEAR_ASSETS, PARTITIONED, PUBLISHED, UNPARTITIONED
 from pipelines.partitions import (
     discover_partitions,
     drop_zone_warnings,
-    partition_key,
     register_partitions,
 )
+from pipelines.plan import CATALOGUE, PlannedRun, Publication, plan_runs
 from pipelines.recovery import PROCESS_TAG, pool_holders, reclaim_dead_runs, this_process
 from pipelines.resources import default_resources
 from pipelines.validate import generic_reason
-from pipelines.warehouse import THREADS_VARIABLE, Warehouse
+from pipelines.warehouse import Warehouse
 
 DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-# The analysts' copy is published once, after every partition of the run: publishing per
-# partition copies the whole file each time (quadratic over a region's partitions).
-PUBLICATION = dg.AssetSelection.assets(PUBLISHED)
-PER_PARTITION = PARTITIONED - PUBLICATION
 
 
 @dataclass
@@ -92,10 +83,13 @@ def instance_for_run(ephemeral: bool = False) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def _assets() -> list:
+def definitions_for(resources: dict) -> dg.Definitions:
+    """The code location's assets and jobs, bound to this run's resources (warehouse URL,
+    drop zone, day of the run) instead of the environment's."""
     from pipelines.definitions import defs  # late import: keeps `--help` fast
 
-    return list(defs.assets or [])
+    return dg.Definitions(assets=defs.assets, jobs=defs.jobs, resources=resources,
+                          executor=defs.executor)
 
 
 _DISK_FULL = ("No space left on device", "Disk quota exceeded", "[Errno 28]", "[Errno 122]")
@@ -123,7 +117,14 @@ def _error_of(result: dg.ExecuteInProcessResult) -> str:
 
 
 def disk_full_message(message: str) -> str:
-    """An engine's "No space left on device" told as what it means and what to do."""
+    """An engine's "No space left on device" (or a DuckDB file taken by another process)
+    told as what it means and what to do."""
+    if "Could not set lock on file" in message:
+        return ("l'entrepôt de travail est ouvert par un autre processus (un autre run lancé "
+                "sans historique, ou quelqu'un qui a ouvert le fichier de travail "
+                "warehouse/work/…) : attendez la fin de ce run ou fermez le fichier, puis "
+                f"relancez ; les analystes ouvrent warehouse/observatoire.duckdb "
+                f"[{message.splitlines()[0][:200]}]")
     if any(mark in message for mark in _DISK_FULL):
         return ("disque plein : l'écriture dans l'entrepôt de travail a échoué, rien n'a été "
                 "publié et l'entrepôt publié garde son état précédent ; libérez de la place "
@@ -131,16 +132,22 @@ def disk_full_message(message: str) -> str:
     return message
 
 
-def _materialize(assets: list, instance: dg.DagsterInstance, progress: Callable[[str], None],
-                 **kwargs) -> dg.ExecuteInProcessResult:
-    """`dg.materialize` once the `warehouse` pool has a free slot, this process named on the
-    run. Dagster's own wait for a slot (in-process executor) answers no signal and spins a
-    core: the wait happens here instead, where SIGINT/SIGTERM stop it at once, and a run
-    whose process died is given up instead of waited for."""
+def execute(run: PlannedRun, instance: dg.DagsterInstance, definitions: dg.Definitions,
+            progress: Callable[[str], None], trigger: str = "command_line",
+            partition: tuple[str, int] | None = None) -> dg.ExecuteInProcessResult:
+    """One planned run, in this process, once the `warehouse` pool has a free slot, this
+    process named on the run. Dagster's own wait for a slot (in-process executor) answers
+    no signal and spins a core: the wait happens here instead, where SIGINT/SIGTERM stop it
+    at once, and a run whose process died is given up instead of waited for. `partition`:
+    the publication's, chosen when it comes."""
+    if partition is not None:
+        run = PlannedRun(run.job_name, partition, run.asset_selection, run.purpose)
     _wait_for_pool(instance, progress)
-    tags = {**kwargs.pop("tags", {}), PROCESS_TAG: this_process()}
-    result = dg.materialize(assets, instance=instance, tags=tags, run_config=QUIET,
-                            **kwargs)
+    result = definitions.resolve_job_def(run.job_name).execute_in_process(
+        run_config=QUIET, instance=instance, raise_on_error=False,
+        partition_key=None if run.partition_key is None else str(run.partition_key),
+        asset_selection=list(run.asset_selection) if run.asset_selection else None,
+        tags={**run.tags(trigger), PROCESS_TAG: this_process()})
     if not result.success and _interrupted(result):
         raise RunInterrupted
     return result
@@ -203,59 +210,16 @@ def _peak_memory_mib() -> float | None:
     return None
 
 
-@dataclass
-class _PartitionRunner:
-    """What it takes to materialise one partition: built once per process."""
-
-    assets: list
-    resources: dict
-    instance: dg.DagsterInstance
-    progress: Callable[[str], None] = field(default=lambda _m: None)
-
-    def run(self, structure: str, year: int) -> PartitionOutcome:
-        reset = _reset_peak_memory()
-        t0 = time.perf_counter()
-        result = _materialize(self.assets, self.instance, self.progress,
-                              selection=PER_PARTITION, resources=self.resources,
-                              partition_key=partition_key(structure, year),
-                              raise_on_error=False)
-        return PartitionOutcome(structure, year, result.success, time.perf_counter() - t0,
-                                None if result.success else _error_of(result),
-                                _warnings_of(self.instance, result.run_id),
-                                _peak_memory_mib() if reset else None)
-
-
-_WORKER: _PartitionRunner | None = None
-
-
-def duckdb_threads_per_worker(workers: int) -> int:
-    """DuckDB threads for each of `workers` processes: the cores shared out between them."""
-    return max(1, (os.cpu_count() or 1) // workers)
-
-
-def _start_worker(ephemeral: bool, dagster_home: str | None, found: list[tuple[str, int]],
-                  url: str | None, raw_dir: Path, run_date: str | None,
-                  setup: Callable[[], None] | None, duckdb_threads: int) -> None:
-    """A worker process's own Dagster instance (the same history as the parent's, or its own
-    in-memory one), resources and assets, and its share of the cores for DuckDB."""
-    global _WORKER
-    os.environ.setdefault(THREADS_VARIABLE, str(duckdb_threads))
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    if dagster_home:
-        os.environ["DAGSTER_HOME"] = dagster_home
-    instance = dg.DagsterInstance.ephemeral() if ephemeral else dg.DagsterInstance.get()
-    if ephemeral:
-        register_partitions(instance, found)
-    if setup is not None:
-        setup()
-    _WORKER = _PartitionRunner(_assets(), default_resources(url=url, raw_dir=raw_dir,
-                                                            run_date=run_date), instance)
-
-
-def _run_in_worker(structure: str, year: int) -> PartitionOutcome:
-    assert _WORKER is not None, "worker not started"
-    return _WORKER.run(structure, year)
+def _load(run: PlannedRun, instance: dg.DagsterInstance, definitions: dg.Definitions,
+          progress: Callable[[str], None]) -> PartitionOutcome:
+    assert run.partition is not None
+    reset = _reset_peak_memory()
+    t0 = time.perf_counter()
+    result = execute(run, instance, definitions, progress)
+    return PartitionOutcome(*run.partition, result.success, time.perf_counter() - t0,
+                            None if result.success else _error_of(result),
+                            _warnings_of(instance, result.run_id),
+                            _peak_memory_mib() if reset else None)
 
 
 def run_partitions(
@@ -266,14 +230,11 @@ def run_partitions(
     run_date: str | None = None,
     instance: dg.DagsterInstance | None = None,
     progress: Callable[[str], None] = print,
-    workers: int = 1,
-    worker_setup: Callable[[], None] | None = None,
     new_key: bool = False,
 ) -> RunSummary:
-    """Materialise every discovered partition (or those named); a failing partition does not
-    stop the others. `workers` > 1 runs structures in that many processes (`worker_setup`, a
-    module-level function, is called in each one first: the benchmark's timers). `new_key`:
-    the structures of the run are reloaded whole with the current pseudonymisation key."""
+    """Run every discovered partition (or those named) and what follows from them
+    (`plan_runs`); a failing partition does not stop the others. `new_key`: the structures
+    of the run are reloaded whole with the current pseudonymisation key."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     started = time.perf_counter()
@@ -295,10 +256,9 @@ def run_partitions(
     resources = default_resources(
         url=url, raw_dir=raw_dir, run_date=run_date,
         new_key_structures=sorted({s for s, _ in chosen}) if new_key else None)
-    assets = _assets()
     try:
-        _run_chosen(summary, chosen, found, assets, resources, instance, url, Path(raw_dir),
-                    run_date, progress, workers, worker_setup)
+        _run_planned(summary, plan_runs(chosen, found, Publication.ONCE), instance,
+                     definitions_for(resources), progress)
     except (RunInterrupted, KeyboardInterrupt):
         summary.interrupted = True
         progress("Interrompu (Ctrl+C ou SIGTERM) : les partitions suivantes ne sont pas "
@@ -308,88 +268,47 @@ def run_partitions(
     return summary
 
 
-def _run_chosen(summary: RunSummary, chosen: list[tuple[str, int]],
-                found: list[tuple[str, int]], assets: list, resources: dict,
-                instance: dg.DagsterInstance, url: str | None, raw_dir: Path,
-                run_date: str | None, progress: Callable[[str], None], workers: int,
-                worker_setup: Callable[[], None] | None) -> None:
-    """The catalogue, the partitions, the next years' trends, then one publication."""
-    catalogue = _materialize(assets, instance, progress, selection=UNPARTITIONED,
-                             resources=resources, raise_on_error=False)
+def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.DagsterInstance,
+                 definitions: dg.Definitions, progress: Callable[[str], None]) -> None:
+    """The catalogue, then the planned runs in order: the partitions, the next years'
+    trends, the publication (of the last partition that succeeded)."""
+    catalogue = execute(CATALOGUE, instance, definitions, progress)
     if not catalogue.success:
         summary.publication_error = f"catalogue des indicateurs : {_error_of(catalogue)}"
         progress(f"FAILED: {summary.publication_error}")
         return
-    # Refresh the next year's trends when its previous year changes.
-    followers = [(s, y + 1) for s, y in chosen if (s, y + 1) in found and (s, y + 1) not in chosen]
-    next_year = dg.AssetSelection.assets(*NEXT_YEAR_ASSETS) - PUBLICATION
-
-    def done(outcome: PartitionOutcome) -> None:
-        summary.outcomes.append(outcome)
-        state = "done" if outcome.success else f"FAILED: {outcome.error}"
-        memory = f", {outcome.peak_mib:,.0f} MiB" if outcome.peak_mib else ""
-        progress(f"[{len(summary.outcomes)}/{len(chosen)}] {outcome.structure} {outcome.year}: "
-                 f"{state} ({outcome.seconds:.1f} s{memory})")
-
-    by_structure: dict[str, deque[int]] = {}
-    for structure, year in chosen:
-        by_structure.setdefault(structure, deque()).append(year)
-    workers = max(1, min(workers, len(by_structure)))
-    if workers == 1:
-        runner = _PartitionRunner(assets, resources, instance, progress)
-        for i, (structure, year) in enumerate(chosen, start=1):
-            progress(f"[{i}/{len(chosen)}] {structure} {year}: reading, validating, counting…")
-            done(runner.run(structure, year))
-    else:
-        progress(f"{len(chosen)} partitions of {len(by_structure)} structures in {workers} "
-                 f"processes…")
-        _run_in_pool(by_structure, workers, done, (
-            instance.is_ephemeral, os.environ.get("DAGSTER_HOME"), found, url, raw_dir,
-            run_date, worker_setup, duckdb_threads_per_worker(workers)))
-    for structure, year in followers:
-        _materialize(assets, instance, progress, selection=next_year, resources=resources,
-                     partition_key=partition_key(structure, year), raise_on_error=False)
-        progress(f"{structure} {year}: trends refreshed against {year - 1}")
-    succeeded = [o for o in summary.outcomes if o.success]
-    if succeeded:
-        published = _materialize(assets, instance, progress, selection=PUBLICATION,
-                                 resources=resources, raise_on_error=False,
-                                 partition_key=partition_key(succeeded[-1].structure,
-                                                             succeeded[-1].year))
-        if published.success:
-            progress("Published the warehouse analysts read.")
-        else:
-            summary.publication_error = f"publication : {_error_of(published)}"
-            progress(f"FAILED: {summary.publication_error}")
-
-
-def _run_in_pool(by_structure: dict[str, deque[int]], workers: int,
-                 done: Callable[[PartitionOutcome], None], worker_args: tuple) -> None:
-    """Each structure's years one after the other, structures side by side. Worker processes
-    are started fresh (spawn): a fork would copy this process's DuckDB and Dagster threads."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=worker_args) as pool:
-        pending: dict[Future, tuple[str, int]] = {}
-
-        def submit(structure: str) -> None:
-            if by_structure[structure]:
-                year = by_structure[structure].popleft()
-                pending[pool.submit(_run_in_worker, structure, year)] = (structure, year)
-
-        for structure in by_structure:
-            submit(structure)
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                structure, year = pending.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # the worker process itself died
-                    outcome = PartitionOutcome(structure, year, False, 0.0,
-                                               f"worker process failed: {exc}")
-                done(outcome)
-                submit(structure)
+    loads = [r for r in runs if r.purpose == "ingest"]
+    for run in runs:
+        if run.purpose == "ingest":
+            assert run.partition is not None
+            structure, year = run.partition
+            n = len(summary.outcomes) + 1
+            progress(f"[{n}/{len(loads)}] {structure} {year}: reading, validating, counting…")
+            outcome = _load(run, instance, definitions, progress)
+            summary.outcomes.append(outcome)
+            state = "done" if outcome.success else f"FAILED: {outcome.error}"
+            memory = f", {outcome.peak_mib:,.0f} MiB" if outcome.peak_mib else ""
+            progress(f"[{n}/{len(loads)}] {structure} {year}: {state} "
+                     f"({outcome.seconds:.1f} s{memory})")
+        elif run.purpose == "next-year":
+            assert run.partition is not None
+            structure, year = run.partition
+            refreshed = execute(run, instance, definitions, progress)
+            progress(f"{structure} {year}: trends refreshed against {year - 1}"
+                     if refreshed.success else
+                     f"{structure} {year}: FAILED to refresh its trends: "
+                     f"{_error_of(refreshed)}")
+        else:  # the publication, once
+            succeeded = [o for o in summary.outcomes if o.success]
+            if not succeeded:
+                continue
+            published = execute(run, instance, definitions, progress,
+                                partition=(succeeded[-1].structure, succeeded[-1].year))
+            if published.success:
+                progress("Published the warehouse analysts read.")
+            else:
+                summary.publication_error = f"publication : {_error_of(published)}"
+                progress(f"FAILED: {summary.publication_error}")
 
 
 def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int]]) -> None:

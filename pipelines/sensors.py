@@ -30,8 +30,9 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.config import CONFIG_DIR
-from pipelines.jobs import NEXT_YEAR_ASSETS, catalogue_job, ingest_job
-from pipelines.partitions import discover_partitions, partition_key
+from pipelines.jobs import catalogue_job, ingest_job
+from pipelines.partitions import discover_partitions
+from pipelines.plan import CATALOGUE, Publication, plan_runs
 from pipelines.read import list_export_files
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.staging import NotARegularFileError, sha256_of
@@ -41,7 +42,6 @@ AUTOMATION_VARIABLE = "OBSERVATOIRE_AUTOMATION"
 SETTLE_VARIABLE = "OBSERVATOIRE_SETTLE_SECONDS"
 DEFAULT_SETTLE_SECONDS = 10.0
 SENSOR_NAME = "observatoire_drop_zone"
-TRIGGER_TAG = "observatoire/trigger"
 
 # What the catalogue run publishes depends on these files only.
 CATALOGUE_SOURCES = ("indicators.yaml", "dictionary.yaml", "exports.yaml")
@@ -139,18 +139,16 @@ def partition_digest(files: Mapping[str, str]) -> str:
 
 def run_requests(changed: list[Partition], found: Iterable[Partition], trigger: str,
                  run_key: Callable[[Partition], str]) -> list[dg.RunRequest]:
-    """A run of `ingest_partition` per changed partition, then a run of the next year's
-    trends and publication where that year exists (queued after, so it reads the new
-    figures). `run_key` names a changed partition's run; its follower's key adds `-next`."""
-    found = set(found)
-    tags = {TRIGGER_TAG: trigger}
-    requests = [dg.RunRequest(run_key=run_key((s, y)), job_name=ingest_job.name,
-                              partition_key=partition_key(s, y), tags=tags)
-                for s, y in changed]
-    requests += [dg.RunRequest(run_key=f"{run_key((s, y))}-next", job_name=ingest_job.name,
-                               partition_key=partition_key(s, y + 1),
-                               asset_selection=NEXT_YEAR_ASSETS, tags=tags)
-                 for s, y in changed if (s, y + 1) in found]
+    """The runs `plan_runs` calls for, as run requests queued in that order (each publishes:
+    `Publication.EACH`). `run_key` names a changed partition's run; a next year's run adds
+    `-next` to the key of the year before it."""
+    requests = []
+    for run in plan_runs(changed, found, Publication.EACH):
+        assert run.partition is not None
+        structure, year = run.partition
+        key = run_key(run.partition) if run.purpose == "ingest" \
+            else f"{run_key((structure, year - 1))}-next"
+        requests.append(run.request(key, trigger))
     return requests
 
 
@@ -227,8 +225,7 @@ def drop_zone_sensor(context: dg.SensorEvaluationContext, drop_zone: DropZoneRes
 
     requests: list[dg.RunRequest] = []
     if (digest := catalogue_digest()) != catalogue:
-        requests.append(dg.RunRequest(run_key=f"catalogue-{digest}", job_name=catalogue_job.name,
-                                      tags={TRIGGER_TAG: "drop_zone"}))
+        requests.append(CATALOGUE.request(f"catalogue-{digest}", "drop_zone"))
     if changed:
         seq += 1  # in the run keys: a file put back as it was is still a change
         by_partition = _by_partition(shas)
