@@ -147,17 +147,10 @@ def compute_units(conn: Connection, structure: str, year: int) -> dict[str, int]
     return {indicator: int(n) for indicator, n in counts}
 
 
-_SELECTED: dict[tuple[str, str], list[str]] = {}
-
-
 def _selected(conn: Connection, block: str, params: dict) -> list[str]:
-    """The columns a units block selects: they depend on its SQL only, so they are asked of
-    the engine once per process (planning ≈ 30 blocks cost ≈ 0.1 s a partition)."""
-    key = (conn.dialect.name, block)
-    if key not in _SELECTED:
-        _SELECTED[key] = list(conn.execute(text(f"SELECT * FROM ({block}) q LIMIT 0"),
-                                           params).keys())
-    return _SELECTED[key]
+    """The columns a units block selects, asked of the engine (no plan is run). Not
+    remembered by the process (≈ 0.1 s a partition): a step may run anywhere."""
+    return list(conn.execute(text(f"SELECT * FROM ({block}) q LIMIT 0"), params).keys())
 
 
 # --- from units to figures ------------------------------------------------------------------

@@ -15,40 +15,23 @@ from pipelines.compute import FIGURE_INPUTS, catalogue_frame, view_statements
 from pipelines.staging import StagedPartition
 from pipelines.warehouse import Warehouse, limit_lock_wait, replace_changed
 
-# Databases this process has prepared, with how many tables and views they then held:
-# preparing again (≈ 40-90 ms, under the DuckDB writer lock, before every partition) is
-# skipped while that count is unchanged; a new or altered database is prepared again.
-_prepared: dict[str, int] = {}
-_COUNT_OBJECTS = ("SELECT count(*) FROM information_schema.tables "
-                  "WHERE table_schema NOT IN ('information_schema', 'pg_catalog')")
-
 
 def prepare(warehouse: Warehouse) -> None:
     """Tables, SQL helpers and the rules' views: created when missing, replaced when their
-    text changed, else left alone (no DDL, no lock an analyst could hold back)."""
-    if warehouse.url in _prepared:
-        with warehouse.transaction() as conn:
-            if conn.execute(sa.text(_COUNT_OBJECTS)).scalar() == _prepared[warehouse.url]:
-                return
+    text changed, else left alone (no DDL, no lock an analyst could hold back). Asked of the
+    database at every step, never remembered by the process: a step may run anywhere."""
     warehouse.ensure_schema()
     with warehouse.transaction() as conn:
         # Only the views whose text changed: replacing one waits for every open transaction
         # that read it (an analyst's idle session), at most lock_timeout().
         limit_lock_wait(conn)
         replace_changed(conn, view_statements())
-        _prepared[warehouse.url] = conn.execute(sa.text(_COUNT_OBJECTS)).scalar()
 
 
 def _partition(structure: str, year: int) -> dict[str, object]:
     return {"structure": structure, "year": year}
 
 
-# The staging rows this process has just written, kept for the conformed step that usually
-# follows in the same process: reading a partition's ≈ 100 k rows back cost ≈ 0.3 s a
-# partition, under the DuckDB writer lock. Keyed by warehouse and partition; used only when
-# the warehouse still holds the same files from the same load (`_same_load`), else the rows
-# are read back. One partition at a time: memory stays bounded by a partition.
-_just_written: dict[tuple[str, str, int], StagedPartition] = {}
 _STAGING_ORDER = ["source_file", "source_sheet", "source_row"]
 
 
@@ -57,7 +40,6 @@ def write_staging(warehouse: Warehouse, staged: StagedPartition, structure: str,
     """A partition's staging rows, and the fingerprint of the key its ids were keyed with
     (same transaction: the two always agree)."""
     where = _partition(structure, year)
-    _just_written.clear()
     with warehouse.transaction() as conn:
         for name, frame in staged.tables.items():
             warehouse.replace_rows(conn, t.staging_tables[name], frame, where)
@@ -66,7 +48,6 @@ def write_staging(warehouse: Warehouse, staged: StagedPartition, structure: str,
         warehouse.replace_rows(conn, t.key_fingerprints, pd.DataFrame([{
             **where, "fingerprint": key_fingerprint,
             "recorded_at": pd.Timestamp.now().floor("s")}]), where)
-    _just_written[(warehouse.url, structure, year)] = staged
 
 
 def key_fingerprints(warehouse: Warehouse, structure: str) -> dict[int, str]:
@@ -80,34 +61,21 @@ def key_fingerprints(warehouse: Warehouse, structure: str) -> dict[int, str]:
 def read_staging(warehouse: Warehouse, structure: str,
                  year: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
     """A partition's staging rows (in file, sheet, row order), sheets and files, as written
-    by `write_staging`."""
+    by `write_staging`: read back from the warehouse, so that the conformed step can run in
+    another process or on another machine than the staging step."""
     params = _partition(structure, year)
     where = "WHERE structure = :structure AND year = :year"
     with warehouse.transaction() as conn:
         sheets = warehouse.read_frame(conn, f"SELECT * FROM {t.STAGING}.sheets {where}", params)
         files = warehouse.read_frame(conn, f"SELECT * FROM {t.STAGING}.raw_files {where}",
                                      params)
-        kept = _just_written.pop((warehouse.url, structure, year), None)
-        if kept is not None and _same_load(kept.files, files):
-            frames = {name: frame.sort_values(_STAGING_ORDER, kind="stable",
-                                              ignore_index=True)
-                      for name, frame in kept.tables.items()}
-        else:
-            frames = {
-                name: warehouse.read_frame(
-                    conn, f"SELECT * FROM {t.STAGING}.{name} {where} "
-                          f"ORDER BY {', '.join(_STAGING_ORDER)}", params)
-                for name in t.staging_tables
-            }
+        frames = {
+            name: warehouse.read_frame(
+                conn, f"SELECT * FROM {t.STAGING}.{name} {where} "
+                      f"ORDER BY {', '.join(_STAGING_ORDER)}", params)
+            for name in t.staging_tables
+        }
     return frames, sheets, files
-
-
-def _same_load(written: pd.DataFrame, stored: pd.DataFrame) -> bool:
-    """The warehouse's staging files are those written (same files, content, load time)."""
-    def key(files: pd.DataFrame) -> set[tuple[str, str, pd.Timestamp]]:
-        return {(f, s, pd.Timestamp(at)) for f, s, at in
-                zip(files["file"], files["sha256"], files["seen_at"], strict=True)}
-    return key(written) == key(stored)
 
 
 def write_conformed(warehouse: Warehouse, structure: str, year: int,
