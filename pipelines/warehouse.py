@@ -12,25 +12,21 @@ publishes it by copy + atomic rename onto `<dir>/<name>.duckdb`, the file analys
 URL's user) read. A PostgreSQL URL is its own working and published database.
 
 One writer at a time. DuckDB lets one process open a file for writing and makes any other
-fail at once ("Could not set lock on file"). A `Warehouse` on a DuckDB working file
-therefore holds an exclusive lock on `<working file>.lock` from its creation to `dispose()`,
-and a second process waits for it instead of failing: partitions can run in parallel
-processes (`observatoire run --workers`, Dagster runs at once), their reading and validation
-overlapping, their warehouse steps taking turns. Assets keep a warehouse open only
-around its reads and writes. PostgreSQL needs no such lock.
+fail at once ("Could not set lock on file"). Dagster keeps writers apart: every step that
+opens the warehouse declares `pool="warehouse"`, and the instance's pool admits one step at
+a time (`.dagster_home/dagster.yaml`); assets keep a warehouse open only around their reads
+and writes. The project takes no lock of its own. PostgreSQL admits concurrent writers.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import glob
 import hashlib
 import io
 import os
 import re
 import shutil
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -186,37 +182,6 @@ def fetch_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.Da
     return frame.astype(narrow) if narrow else frame
 
 
-class _WriterLock:
-    """An exclusive lock on a DuckDB working file across processes, re-entrant within one
-    (flock locks belong to an open file: a second flock of the same process on a new file
-    descriptor would wait for itself)."""
-
-    _guard = threading.Lock()
-    _held: dict[Path, tuple[int, int]] = {}  # lock file -> (file descriptor, holders)
-
-    @classmethod
-    def acquire(cls, database: Path) -> Path:
-        lock = database.with_name(database.name + ".lock")
-        with cls._guard:
-            fd, holders = cls._held.get(lock, (-1, 0))
-            if holders == 0:
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-                fcntl.flock(fd, fcntl.LOCK_EX)  # waits while another process writes
-            cls._held[lock] = (fd, holders + 1)
-        return lock
-
-    @classmethod
-    def release(cls, lock: Path) -> None:
-        with cls._guard:
-            fd, holders = cls._held[lock]
-            if holders > 1:
-                cls._held[lock] = (fd, holders - 1)
-                return
-            del cls._held[lock]
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
-
 _COPY_SUFFIX = ".tmp"
 
 
@@ -226,9 +191,11 @@ class PublicationError(Exception):
 
 def _remove_stale_copies(published: Path) -> None:
     """Temporary copies left by a publication killed part-way (`.<name>.<pid>.tmp`, as large
-    as the warehouse). Called under the writer lock, which every publication holds: a copy
-    present then belongs to a process that died."""
+    as the warehouse): those whose process is gone (a live one may be publishing)."""
     for stale in published.parent.glob(f".{glob.escape(published.name)}.*{_COPY_SUFFIX}"):
+        pid = stale.name[len(published.name) + 2:-len(_COPY_SUFFIX)]
+        if pid.isdigit() and Path(f"/proc/{pid}").exists() and int(pid) != os.getpid():
+            continue
         with suppress(FileNotFoundError):
             stale.unlink()
 
@@ -242,23 +209,16 @@ class Warehouse:
         self.published_url = resolve_url(url)
         self.url = working_url(self.published_url)
         work, published = _duckdb_file(self.url), _duckdb_file(self.published_url)
-        self._lock: Path | None = None
-        if work is not None:
+        if work is not None and published is not None:
             work.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = _WriterLock.acquire(work)
-        try:
-            if self._lock is not None and published is not None:
-                _remove_stale_copies(published)
-            if work is not None and not work.exists() and published.exists():
+            _remove_stale_copies(published)
+            if not work.exists() and published.exists():
                 # A warehouse published before the working copy existed: start from it.
                 for suffix in (".wal", ""):  # the write-ahead log, if any, before the file
                     if (source := published.with_name(published.name + suffix)).exists():
                         shutil.copyfile(source, work.with_name(work.name + suffix))
-            self.engine: Engine = sa.create_engine(
-                self.url, connect_args={"config": _writer_settings()} if work else {})
-        except Exception:
-            self._release_lock()
-            raise
+        self.engine: Engine = sa.create_engine(
+            self.url, connect_args={"config": _writer_settings()} if work else {})
 
     def publish(self) -> Path | None:
         """Copy the working DuckDB file onto the published one: checkpoint, close, copy to a
@@ -297,14 +257,8 @@ class Warehouse:
         return self.engine.dialect.name
 
     def dispose(self) -> None:
-        """Close every connection, then let the next writer in."""
+        """Close every connection (the next writer may open the file)."""
         self.engine.dispose()
-        self._release_lock()
-
-    def _release_lock(self) -> None:
-        if self._lock is not None:
-            lock, self._lock = self._lock, None
-            _WriterLock.release(lock)
 
     def ensure_schema(self) -> None:
         """Create the schemas, tables, SQL helpers and indexes that are missing, replace the
