@@ -45,7 +45,7 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 
 def _command(raw: Path, url: str, *more: str) -> list[str]:
     return [str(OBSERVATOIRE), "run", "--raw", str(raw), "--warehouse", url,
-            "--run-date", RUN_DATE, "--workers", "1", *more]
+            "--run-date", RUN_DATE, *more]
 
 
 def _start(raw: Path, url: str, env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -69,7 +69,7 @@ def _fill(folder: Path) -> None:
 def _run(raw: Path, url: str, home: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(OBSERVATOIRE), "run", "--raw", str(raw), "--warehouse", url, "--run-date", RUN_DATE,
-         "--workers", "1"], env={**os.environ, "DAGSTER_HOME": str(home)},
+        ], env={**os.environ, "DAGSTER_HOME": str(home)},
         capture_output=True, text=True, timeout=300)
 
 

@@ -214,7 +214,7 @@ def _run_cli(raw: Path, tmp_path: Path, timeout: float = 300) -> subprocess.Comp
     return subprocess.run(
         [str(OBSERVATOIRE), "run", "--raw", str(raw),
          "--warehouse", f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}",
-         "--no-history", "--workers", "1", "--run-date", RUN_DATE],
+         "--no-history", "--run-date", RUN_DATE],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -43,7 +43,7 @@ def _env(tmp_path: Path, key: str | None = None, **extra: str) -> dict[str, str]
 
 def _run(tmp_path: Path, raw: Path, url: str, env: dict[str, str], *more: str):
     return _cli("run", "--raw", str(raw), "--warehouse", url, "--run-date", RUN_DATE,
-                "--no-history", "--workers", "1", *more, env=env)
+                "--no-history", *more, env=env)
 
 
 def _fingerprints(url: str) -> dict[tuple[str, int], str]:

@@ -493,8 +493,9 @@ def test_the_daemon_runs_queued_partitions_a_structures_years_in_order(tmp_path,
     import yaml
 
     from pipelines.partitions import discover_partitions, partition_key, register_partitions
+    from pipelines.plan import CATALOGUE
     from pipelines.resources import default_resources
-    from pipelines.runner import QUIET, UNPARTITIONED, _assets
+    from pipelines.runner import definitions_for, execute
     from tests.conftest import RUN_DATE
     from tests.test_scale import _region
 
@@ -516,9 +517,8 @@ def test_the_daemon_runs_queued_partitions_a_structures_years_in_order(tmp_path,
     queued = [("TST", 2024), ("TST", 2025), ("AUT", 2025)]
     try:
         register_partitions(instance, discover_partitions(raw))
-        dg.materialize(_assets(), selection=UNPARTITIONED, instance=instance, run_config=QUIET,
-                       resources=default_resources(url=warehouse_url, raw_dir=raw,
-                                                   run_date=RUN_DATE))
+        execute(CATALOGUE, instance, definitions_for(default_resources(
+            url=warehouse_url, raw_dir=raw, run_date=RUN_DATE)), lambda _m: None)
         for structure, year in queued:  # with the tags of a sensor's run request
             tags = {**partitions_def.get_tags_for_partition_key(
                 str(partition_key(structure, year))), "test": "queue"}

@@ -163,7 +163,7 @@ def run_observatoire(raw: Path, url: str, timeout: float = 240,
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "run", "--raw", str(raw), "--warehouse", url,
-         "--run-date", RUN_DATE, "--no-history", "--workers", "1"],
+         "--run-date", RUN_DATE, "--no-history"],
         cwd=ROOT, env={**os.environ, KEY_VARIABLE: KEY, **env}, capture_output=True, text=True,
         timeout=timeout)
     return done, time.monotonic() - started

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from pipelines.config import PROJECT_ROOT
 from pipelines.warehouse import Warehouse, working_url
 from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
 from tests.conftest import query
@@ -32,68 +33,6 @@ def test_postgresql_conformed_tables_have_fresh_statistics(postgres_url: str, tm
 
 
 # --- partitions in parallel processes: one writer at a time on a DuckDB file ---------------
-
-def _hold_the_warehouse(url: str, log: str, seconds: float) -> None:
-    """In another process: take the warehouse, say so, keep it a while, write, let go."""
-    wh = Warehouse(url)
-    _note(log, "child in")
-    time.sleep(seconds)
-    with wh.transaction() as conn:
-        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS turns (who TEXT)"))
-        conn.execute(sa.text("INSERT INTO turns VALUES ('child')"))
-    _note(log, "child out")
-    wh.dispose()
-
-
-def _note(log: str, line: str) -> None:
-    with open(log, "a") as handle:
-        handle.write(line + "\n")
-
-
-def test_a_second_process_waits_for_the_duckdb_writer_instead_of_failing(tmp_path: Path):
-    # DuckDB alone makes the second process fail at once ("Could not set lock on file").
-    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    log = tmp_path / "log.txt"
-    child = multiprocessing.get_context("spawn").Process(
-        target=_hold_the_warehouse, args=(url, str(log), 1.0))
-    child.start()
-    try:
-        for _ in range(600):  # the child is in once it said so (spawn takes a few seconds)
-            if log.exists() and "child in" in log.read_text():
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the child process never took the warehouse")
-        wh = Warehouse(url)  # waits for the child
-        _note(str(log), "parent in")
-        with wh.transaction() as conn:
-            conn.execute(sa.text("INSERT INTO turns VALUES ('parent')"))
-            turns = [r[0] for r in conn.execute(sa.text("SELECT who FROM turns"))]
-        wh.dispose()
-    finally:
-        child.join(30)
-    assert child.exitcode == 0
-    assert log.read_text().splitlines() == ["child in", "child out", "parent in"]
-    assert turns == ["child", "parent"]
-
-
-def test_the_writer_lock_is_reentrant_within_a_process(tmp_path: Path):
-    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    outer, inner = Warehouse(url), Warehouse(url)  # would wait for itself if not re-entrant
-    with inner.transaction() as conn:
-        conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
-    inner.dispose()
-    with outer.transaction() as conn:
-        conn.execute(sa.text("INSERT INTO t VALUES (1)"))
-    outer.dispose()
-    # both released: another process gets the warehouse at once
-    log = tmp_path / "log.txt"
-    child = multiprocessing.get_context("spawn").Process(
-        target=_hold_the_warehouse, args=(url, str(log), 0.0))
-    child.start()
-    child.join(60)
-    assert child.exitcode == 0 and log.read_text().splitlines() == ["child in", "child out"]
-
 
 def _region(raw: Path) -> Path:
     """TST 2024 and 2025, and AUT 2025 (a copy of TST 2025 under another code)."""
@@ -120,78 +59,85 @@ def _figures(url: str, table: str) -> list[tuple]:
     return sorted(tuple("" if v is None else v for v in r.values()) for r in rows)
 
 
-def test_partitions_in_worker_processes_give_the_same_warehouse(tmp_path: Path,
-                                                                warehouse_url: str, run):
+def test_runs_are_named_jobs_tagged_with_their_partition(tmp_path: Path,
+                                                         warehouse_url: str) -> None:
+    """The command line's runs are the code location's jobs (never Dagster's ephemeral
+    one), tagged with structure and year; a year's trends follow the year before."""
+    import dagster as dg
+
+    from pipelines.runner import run_partitions
+    from tests.conftest import RUN_DATE
+
     raw = _region(tmp_path / "raw")
-    reference = f"duckdb:///{tmp_path / 'reference.duckdb'}"
-    assert not run(raw, reference).failed                   # one process, one after the other
-    summary = run(raw, warehouse_url, workers=2)
+    instance = dg.DagsterInstance.ephemeral()
+    summary = run_partitions(raw, url=warehouse_url, run_date=RUN_DATE, instance=instance,
+                             progress=lambda _m: None)
     assert not summary.failed, summary.failed
-    assert {(o.structure, o.year) for o in summary.outcomes} == {
-        ("TST", 2024), ("TST", 2025), ("AUT", 2025)}
-    # a structure's years run in order in one worker: 2025's trends found 2024's figures
-    years = [o.year for o in summary.outcomes if o.structure == "TST"]
-    assert years == [2024, 2025]
+    assert [(o.structure, o.year) for o in summary.outcomes] == [
+        ("TST", 2024), ("AUT", 2025), ("TST", 2025)]
+    runs = list(reversed(instance.get_runs()))
+    assert [(r.job_name, r.tags.get("dagster/partition"), r.tags.get("observatoire/purpose"))
+            for r in runs] == [
+        ("publish_catalogue", None, "catalogue"),
+        ("load_partition", "TST|2024", "ingest"),
+        ("load_partition", "AUT|2025", "ingest"),
+        ("load_partition", "TST|2025", "ingest"),
+        ("ingest_partition", "TST|2025", "publication"),
+    ]
+    assert all(r.tags.get("observatoire/process") for r in runs)
+    assert {r.tags.get("dagster/partition/structure") for r in runs[1:]} == {"TST", "AUT"}
     trends = _figures(warehouse_url, "indicator_trends")
     assert any(r[0] == "TST" and r[1] == 2025 for r in trends)
-    for table in ("indicator_values", "indicator_trends"):
-        assert _figures(warehouse_url, table) == _figures(reference, table), table
-    assert summary.rows_read == run(raw, reference).rows_read  # the same rows accounted
-    assert all(o.peak_mib and o.peak_mib > 0 for o in summary.outcomes)
 
 
-# --- the staging rows handed to the conformed step in the same process --------------------
+# --- steps meet only in storage ----------------------------------------------------------
 
-def test_staging_rows_kept_in_process_are_those_read_back(warehouse_url: str,
-                                                          demo_warehouse: tuple[str, Path]):
-    # The conformed step uses the rows the staging step just wrote instead of reading them
-    # back (pipelines/publish.py): validation must see exactly what the warehouse holds.
-    from pipelines import publish
-    from pipelines.staging import stage_partition
-
-    raw = demo_warehouse[1] / "raw"
-    staged = stage_partition(raw / "MNO" / "2025", raw, "MNO", 2025,
-                             pd.Timestamp("2026-01-06 10:00:00"))
-    wh = Warehouse(warehouse_url)
-    try:
-        publish.prepare(wh)
-        publish.write_staging(wh, staged, "MNO", 2025)
-        kept, kept_sheets, kept_files = publish.read_staging(wh, "MNO", 2025)
-        assert not publish._just_written  # handed over once, then forgotten
-        read, read_sheets, read_files = publish.read_staging(wh, "MNO", 2025)
-    finally:
-        wh.dispose()
-    assert sum(len(f) for f in read.values()) > 1000
-    for name in read:
-        pd.testing.assert_frame_equal(kept[name], read[name],
-                                      obj=f"staging.{name}")
-    pd.testing.assert_frame_equal(kept_sheets, read_sheets)
-    pd.testing.assert_frame_equal(kept_files, read_files)
+_ONE_STEP = """
+import sys, dagster as dg
+from pipelines.definitions import defs
+from pipelines.partitions import discover_partitions, partition_key, register_partitions
+from pipelines.resources import default_resources
+from pathlib import Path
+raw, url, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+instance = dg.DagsterInstance.from_config(sys.argv[4])
+register_partitions(instance, discover_partitions(raw))
+assets = list(defs.assets)
+step = next(a for a in assets if isinstance(a, dg.AssetsDefinition) and a.node_def.name == name)
+kwargs = {} if step.partitions_def is None else {"partition_key": partition_key("TST", 2025)}
+result = dg.materialize(assets, selection=dg.AssetSelection.assets(*step.keys), instance=instance,
+                        resources=default_resources(url=url, raw_dir=raw, run_date="2026-01-06"),
+                        raise_on_error=False, **kwargs)
+sys.exit(0 if result.success else 1)
+"""
 
 
-def test_staging_rows_are_read_back_when_the_warehouse_holds_another_load(duckdb_url: str,
-                                                                         tmp_path: Path):
-    from pipelines import publish
-    from pipelines.staging import stage_partition
+def test_each_step_runs_in_a_process_of_its_own(tmp_path: Path, run) -> None:
+    """Steps exchange data only through the warehouse: each step of a partition, run in a
+    fresh interpreter of its own (as on a Celery worker or another machine), gives the
+    figures of the whole run in one process."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
 
     raw = base_zone(tmp_path / "raw")
-    first = stage_partition(raw / "TST" / "2025", raw, "TST", 2025,
-                            pd.Timestamp("2026-01-06 10:00:00"))
-    second = stage_partition(raw / "TST" / "2025", raw, "TST", 2025,
-                             pd.Timestamp("2026-01-06 11:00:00"))
-    second.tables["jeunes"] = second.tables["jeunes"].iloc[:1]
-    wh = Warehouse(duckdb_url)
-    try:
-        publish.prepare(wh)
-        publish.write_staging(wh, second, "TST", 2025)
-        publish._just_written.clear()
-        publish.write_staging(wh, first, "TST", 2025)
-        # another process (or run) replaced the partition since: the kept rows are stale
-        publish._just_written[(wh.url, "TST", 2025)] = second
-        frames, _, _ = publish.read_staging(wh, "TST", 2025)
-    finally:
-        wh.dispose()
-    assert len(frames["jeunes"]) == len(first.tables["jeunes"]) > 1
+    whole = f"duckdb:///{tmp_path / 'whole.duckdb'}"
+    run(raw, whole)
+    apart = f"duckdb:///{tmp_path / 'apart' / 'observatoire.duckdb'}"
+    home = tmp_path / "home"
+    home.mkdir()
+    steps = [a.node_def.name for a in defs.assets or []
+             if isinstance(a, dg.AssetsDefinition) and a.node_def.name != "report"]
+    assert len(steps) >= 7
+    pids = set()
+    for name in steps:  # the order of definitions.py: upstream first
+        done = subprocess.run([sys.executable, "-c", _ONE_STEP + "print(__import__('os')"
+                               ".getpid(), file=sys.stderr)", str(raw), apart, name, str(home)],
+                              capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
+        assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
+        pids.add(done.stderr.strip().splitlines()[-1])
+    assert len(pids) == len(steps)
+    for table in ("indicator_values", "indicator_trends"):
+        assert _figures(apart, table) == _figures(whole, table), table
 
 
 def test_reloading_partitions_does_not_grow_the_duckdb_file(tmp_path: Path) -> None:
@@ -233,7 +179,7 @@ def test_reloading_partitions_does_not_grow_the_duckdb_file(tmp_path: Path) -> N
     assert counts == [{"structure": "AAA", "n": rows}, {"structure": "BBB", "n": rows}]
 
 
-def test_prepare_is_skipped_until_the_database_changes(warehouse_url: str,
+def test_prepare_restores_what_an_analyst_dropped(warehouse_url: str,
                                                        tmp_path: Path) -> None:
     from pipelines.publish import prepare
 
@@ -267,13 +213,8 @@ def test_prepare_is_skipped_until_the_database_changes(warehouse_url: str,
             wh.dispose()
 
 
-def test_duckdb_threads_are_shared_out_between_worker_processes(tmp_path: Path,
-                                                                monkeypatch) -> None:
-    from pipelines.runner import duckdb_threads_per_worker
+def test_duckdb_threads_come_from_the_environment(tmp_path: Path, monkeypatch) -> None:
     from pipelines.warehouse import THREADS_VARIABLE
-
-    monkeypatch.setattr("os.cpu_count", lambda: 8)
-    assert [duckdb_threads_per_worker(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
 
     def threads() -> int:
         wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
