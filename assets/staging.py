@@ -1,22 +1,22 @@
 """Staging: the rows of every export file as read (text), personal columns dropped."""
 
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 
 from assets.raw import raw_exports
 from pipelines.config import export_specs, load_structure
-from pipelines.partitions import partition_of, partitions_def
+from pipelines.jobs import STAGING_KEYS, STAGING_SHEETS
+from pipelines.partitions import discover_partitions, partition_of, partitions_def
 from pipelines.pseudonym import PseudonymKey, PseudonymKeyError, resolve_key
-from pipelines.publish import key_fingerprints, prepare, write_staging
+from pipelines.publish import key_fingerprints, prepare, remove_partitions, write_staging
 from pipelines.read import UnreadableFileError
 from pipelines.recovery import pause_point
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.staging import stage_partition
-from pipelines.tables import STAGING
-
-STAGING_KEYS = {name: dg.AssetKey([STAGING, name]) for name in export_specs()}
-STAGING_SHEETS = dg.AssetKey([STAGING, "sheets"])
 
 
 @dg.multi_asset(
@@ -40,14 +40,16 @@ def staging_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     """Read every export file of the partition's folder into the staging schema.
 
     A file that cannot be read fails the partition before anything is written, so the
-    warehouse keeps the partition's last good state.
+    warehouse keeps the partition's last good state. A partition whose folder is gone
+    (deleted, or its structure's folder renamed) leaves every layer: raw/ is the source of
+    truth.
     """
     structure, year = partition_of(context)
     root = drop_zone.root
     year_dir = root / structure / str(year)
     if not year_dir.is_dir():
-        raise dg.Failure(f"{year_dir}: no such folder; drop the {year} exports of {structure} "
-                         f"there (raw/<STRUCTURE>/<YEAR>/)")
+        yield from _remove(context, warehouse, root, structure, year)
+        return
     # refuse a structure without structure.yaml, early
     synthetic = load_structure(root / structure).synthetic
     try:
@@ -101,3 +103,22 @@ def _refuse_another_key(structure: str, year: int, key: PseudonymKey,
         f"pseudonymes faits avec deux clés fausseraient le décompte des jeunes d'une année "
         f"sur l'autre. Remettez l'ancienne clé, ou rechargez toutes les années de {structure} "
         f"avec la nouvelle : observatoire run --structure {structure} --new-key"))
+
+
+def _remove(context: dg.AssetExecutionContext, warehouse: WarehouseResource, root: Path,
+            structure: str, year: int) -> Iterator[dg.MaterializeResult]:
+    """The partition's folder is gone: its rows leave every layer, in one transaction."""
+    if not discover_partitions(root):
+        # an empty or unmounted drop zone is not the deletion of every partition
+        raise dg.Failure(description=(
+            f"{structure} {year} : la zone de dépôt {root} est vide ou absente ; rien n'est "
+            f"retiré de l'entrepôt. Vérifiez que le dossier raw/ est bien monté"))
+    with warehouse.open() as wh:
+        prepare(wh)
+        removed = remove_partitions(wh, [(structure, year)])
+    reason = (f"dossier raw/{structure}/{year}/ disparu (supprimé, ou dossier de la structure "
+              f"renommé) : {removed[(structure, year)]} lignes retirées de toutes les couches")
+    context.log.info(f"{structure} {year} : {reason}")
+    for key in [*STAGING_KEYS.values(), STAGING_SHEETS]:
+        yield dg.MaterializeResult(asset_key=key, metadata={
+            "dagster/row_count": 0, "partition retirée": reason})

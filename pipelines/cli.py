@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
         raw_dir=Path(args.raw), url=args.warehouse, structures=args.structure or None,
         years=args.year or None, run_date=args.run_date,
         instance=instance_for_run(ephemeral=args.no_history),
-        progress=_say, new_key=args.new_key,
+        progress=_say, new_key=args.new_key, remove=getattr(args, "remove", False),
     )
     _say(format_summary(summary))
     if summary.interrupted:
@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "partitions: 3.5-4 s each against 4.5-5 s)")
     run.add_argument("--structure", action="append", help="only this structure (repeatable)")
     run.add_argument("--year", action="append", type=int, help="only this year (repeatable)")
+    run.add_argument("--remove", action="store_true",
+                     help="remove from the warehouse the named partitions whose folder is "
+                          "gone (a run without --structure/--year does it by itself)")
     run.add_argument("--new-key", action="store_true",
                      help="reload every year of the structures of the run with the current "
                           "pseudonymisation key (after a key change; docs/operations.md)")

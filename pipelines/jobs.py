@@ -2,10 +2,18 @@
 
 import dagster as dg
 
+from pipelines.config import export_specs
+from pipelines.tables import STAGING
+
 # The assets without partitions: the catalogue and the data dictionary (which publishes).
 UNPARTITIONED = dg.AssetSelection.assets("indicator_catalogue", "data_dictionary")
 # Every partitioned asset, raw files to the published warehouse.
 PARTITIONED = dg.AssetSelection.all() - UNPARTITIONED
+# The staging layer's assets (one step): materialised for a partition whose folder is gone,
+# it removes the partition from every layer (assets/staging.py).
+STAGING_KEYS = {name: dg.AssetKey([STAGING, name]) for name in export_specs()}
+STAGING_SHEETS = dg.AssetKey([STAGING, "sheets"])
+STAGING_ASSETS = [*STAGING_KEYS.values(), STAGING_SHEETS]
 # The asset that copies the working DuckDB file onto the one analysts read.
 PUBLISHED = dg.AssetKey("published_warehouse")
 # What a change of year Y asks of year Y+1: its trends against Y, its report (which prints

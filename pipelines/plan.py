@@ -4,9 +4,11 @@ The command line, the drop-zone sensor and the nightly schedule all ask `plan_ru
 runs a set of changed partitions calls for; Dagster executes them (the command line in
 this process, the sensor and the schedule through the daemon's run queue):
 
+0. the partitions whose folder left the drop zone leave every layer of the warehouse: their
+   staging step, finding the folder gone, removes them (assets/staging.py);
 1. each changed partition, years ascending (a year's trends read the year before);
-2. the next year of a changed partition, when it exists and did not change itself: its
-   trends against the new figures, and its report, which prints them;
+2. the next year of a changed or removed partition, when it exists and did not change
+   itself: its trends against the new figures, and its report, which prints them;
 3. the publication of the analysts' copy: with each run (`Publication.EACH`, the sensor and
    the schedule: runs are queued one by one) or once after all of them
    (`Publication.ONCE`, the command line: a copy per partition would make a region's
@@ -24,6 +26,7 @@ import dagster as dg
 from pipelines.jobs import (
     NEXT_YEAR_ASSETS,
     PUBLISHED,
+    STAGING_ASSETS,
     catalogue_job,
     ingest_job,
     load_job,
@@ -73,16 +76,30 @@ class PlannedRun:
 CATALOGUE = PlannedRun(catalogue_job.name, purpose="catalogue")
 
 
+def vanished_partitions(held: Iterable[Partition], found: Iterable[Partition]
+                        ) -> set[Partition]:
+    """The partitions the warehouse holds whose folder is gone; none when the drop zone
+    holds no partition at all (unmounted, or emptied by mistake: not a deletion of all)."""
+    found = set(found)
+    return set(held) - found if found else set()
+
+
 def plan_runs(changed: Iterable[Partition], found: Iterable[Partition],
-              publication: Publication) -> list[PlannedRun]:
+              publication: Publication, vanished: Iterable[Partition] = ()
+              ) -> list[PlannedRun]:
     """The runs that a change of `changed` calls for, in the order to run them (see the
-    module docstring). `found`: every partition of the drop zone."""
+    module docstring). `found`: every partition of the drop zone; `vanished`: partitions the
+    warehouse holds whose folder is gone."""
     changed = sorted(set(changed), key=lambda sy: (sy[1], sy[0]))
+    vanished = sorted(set(vanished) - set(changed), key=lambda sy: (sy[1], sy[0]))
     found = set(found)
     each = publication is Publication.EACH
-    runs = [PlannedRun(ingest_job.name if each else load_job.name, p) for p in changed]
-    followers = [(s, y + 1) for s, y in changed
-                 if (s, y + 1) in found and (s, y + 1) not in changed]
+    removal = (*STAGING_ASSETS, PUBLISHED) if each else tuple(STAGING_ASSETS)
+    runs = [PlannedRun(ingest_job.name, p, removal, purpose="removal") for p in vanished]
+    runs += [PlannedRun(ingest_job.name if each else load_job.name, p) for p in changed]
+    followers = sorted({(s, y + 1) for s, y in [*changed, *vanished]
+                        if (s, y + 1) in found and (s, y + 1) not in changed},
+                       key=lambda sy: (sy[1], sy[0]))
     next_year = tuple(NEXT_YEAR_ASSETS) if each else \
         tuple(k for k in NEXT_YEAR_ASSETS if k != PUBLISHED)
     runs += [PlannedRun(ingest_job.name, p, next_year, purpose="next-year")

@@ -138,3 +138,45 @@ def territory_of(warehouse: Warehouse, structure: str) -> list[tuple[str, str]]:
             conn, f"SELECT commune_insee, commune FROM {t.CONFORMED}.communes "
                   f"WHERE structure = :structure ORDER BY position", {"structure": structure})
     return list(frame.itertuples(index=False, name=None))
+
+
+def _partitioned_tables() -> list[sa.Table]:
+    return [table for table in t.metadata.sorted_tables
+            if {"structure", "year"} <= set(table.c.keys())]
+
+
+def partitions_held(warehouse: Warehouse) -> set[tuple[str, int]]:
+    """Every (structure, year) that some layer of the warehouse holds rows of."""
+    with warehouse.transaction() as conn:
+        return _held(conn)
+
+
+def remove_partitions(warehouse: Warehouse, partitions: list[tuple[str, int]]
+                      ) -> dict[tuple[str, int], int]:
+    """Delete every row of these partitions from every layer, in one transaction (readers
+    see them all or none), and the territory of a structure left with no partition. Returns
+    the rows deleted per partition."""
+    removed: dict[tuple[str, int], int] = {}
+    with warehouse.transaction() as conn:
+        for structure, year in partitions:
+            n = 0
+            for table in _partitioned_tables():
+                n += conn.execute(table.delete().where(
+                    (table.c.structure == structure) & (table.c.year == year))).rowcount or 0
+            removed[(structure, year)] = n
+        left = {s for s, _ in _held(conn)}
+        for structure in {s for s, _ in partitions} - left:
+            conn.execute(t.communes.delete().where(t.communes.c.structure == structure))
+    return removed
+
+
+def held_partitions_sql() -> str:
+    """Every (structure, year) some partitioned table holds rows of."""
+    return " UNION ".join(
+        f"SELECT DISTINCT structure, year FROM "
+        f"{table.schema + '.' if table.schema else ''}{table.name}"
+        for table in _partitioned_tables())
+
+
+def _held(conn: sa.Connection) -> set[tuple[str, int]]:
+    return {(s, int(y)) for s, y in conn.execute(sa.text(held_partitions_sql())).all()}

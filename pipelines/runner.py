@@ -20,6 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from pipelines.config import PROJECT_ROOT
 from pipelines.partitions import (
@@ -27,7 +28,14 @@ from pipelines.partitions import (
     drop_zone_warnings,
     register_partitions,
 )
-from pipelines.plan import CATALOGUE, PlannedRun, Publication, plan_runs
+from pipelines.plan import (
+    CATALOGUE,
+    PlannedRun,
+    Publication,
+    plan_runs,
+    vanished_partitions,
+)
+from pipelines.publish import partitions_held
 from pipelines.recovery import PROCESS_TAG, pool_holders, reclaim_dead_runs, this_process
 from pipelines.resources import default_resources
 from pipelines.validate import generic_reason
@@ -52,6 +60,7 @@ class PartitionOutcome:
 class RunSummary:
     outcomes: list[PartitionOutcome] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # about the run, not one partition
+    removed: list[tuple[str, int]] = field(default_factory=list)  # folder gone: rows removed
     publication_error: str | None = None
     interrupted: bool = False
     rows_loaded: int = 0
@@ -66,8 +75,8 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return bool(self.outcomes) and not self.failed and not self.publication_error \
-            and not self.interrupted
+        return bool(self.outcomes or self.removed) and not self.failed \
+            and not self.publication_error and not self.interrupted
 
 
 class RunInterrupted(Exception):
@@ -231,10 +240,13 @@ def run_partitions(
     instance: dg.DagsterInstance | None = None,
     progress: Callable[[str], None] = print,
     new_key: bool = False,
+    remove: bool = False,
 ) -> RunSummary:
     """Run every discovered partition (or those named) and what follows from them
-    (`plan_runs`); a failing partition does not stop the others. `new_key`: the structures
-    of the run are reloaded whole with the current pseudonymisation key."""
+    (`plan_runs`); a failing partition does not stop the others. A full run (nothing named)
+    removes from the warehouse the partitions whose folder is gone; named ones are removed
+    with `remove`. `new_key`: the structures of the run are reloaded whole with the current
+    pseudonymisation key."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     started = time.perf_counter()
@@ -242,7 +254,25 @@ def run_partitions(
     chosen = [(s, y) for s, y in found
               if (not structures or s in structures) and (not years or y in years)]
     summary = RunSummary(notices=[f"Dépôt : {w}" for w in drop_zone_warnings(Path(raw_dir))])
-    if not chosen:
+    held = _held(url)
+
+    def named(p: tuple[str, int]) -> bool:
+        return (not structures or p[0] in structures) and (not years or p[1] in years)
+
+    gone = sorted((p for p in vanished_partitions(held, found) if named(p)),
+                  key=lambda sy: (sy[1], sy[0]))
+    full = not structures and not years
+    vanished = gone if full or remove else []
+    for structure, year in gone:
+        if not vanished:
+            summary.notices.append(
+                f"{structure} {year} : le dossier raw/{structure}/{year}/ a disparu mais "
+                f"l'entrepôt garde ses lignes ; relancez avec --remove pour les retirer (une "
+                f"exécution complète, sans --structure ni --year, le fait d'elle-même)")
+        summary.notices.extend(_case_twin(structure, found))
+    if not chosen and not vanished:
+        for notice in summary.notices:
+            progress(notice)
         progress(f"No partition to run under {raw_dir} "
                  f"(expected folders raw/<STRUCTURE>/<YEAR>/).")
         return summary
@@ -252,12 +282,12 @@ def run_partitions(
     for reclaimed in reclaim_dead_runs(instance):
         summary.notices.append(f"Reprise après un arrêt brutal : {reclaimed.describe()}")
         progress(summary.notices[-1])
-    register_partitions(instance, found)
+    register_partitions(instance, [*found, *vanished])
     resources = default_resources(
         url=url, raw_dir=raw_dir, run_date=run_date,
         new_key_structures=sorted({s for s, _ in chosen}) if new_key else None)
     try:
-        _run_planned(summary, plan_runs(chosen, found, Publication.ONCE), instance,
+        _run_planned(summary, plan_runs(chosen, found, Publication.ONCE, vanished), instance,
                      definitions_for(resources), progress)
     except (RunInterrupted, KeyboardInterrupt):
         summary.interrupted = True
@@ -279,7 +309,19 @@ def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.Dagst
         return
     loads = [r for r in runs if r.purpose == "ingest"]
     for run in runs:
-        if run.purpose == "ingest":
+        if run.purpose == "removal":
+            assert run.partition is not None
+            structure, year = run.partition
+            removed = execute(run, instance, definitions, progress)
+            if removed.success:
+                summary.removed.append(run.partition)
+                progress(f"{structure} {year}: removed from the warehouse (its folder "
+                         f"raw/{structure}/{year}/ is gone)")
+            else:
+                summary.outcomes.append(PartitionOutcome(structure, year, False, 0.0,
+                                                         _error_of(removed)))
+                progress(f"{structure} {year}: FAILED to remove: {_error_of(removed)}")
+        elif run.purpose == "ingest":
             assert run.partition is not None
             structure, year = run.partition
             n = len(summary.outcomes) + 1
@@ -299,16 +341,37 @@ def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.Dagst
                      f"{structure} {year}: FAILED to refresh its trends: "
                      f"{_error_of(refreshed)}")
         else:  # the publication, once
-            succeeded = [o for o in summary.outcomes if o.success]
-            if not succeeded:
+            succeeded = [(o.structure, o.year) for o in summary.outcomes if o.success]
+            last = succeeded[-1] if succeeded else next(
+                (r.partition for r in reversed(runs) if r.partition), None)
+            if last is None:
                 continue
-            published = execute(run, instance, definitions, progress,
-                                partition=(succeeded[-1].structure, succeeded[-1].year))
+            published = execute(run, instance, definitions, progress, partition=last)
             if published.success:
                 progress("Published the warehouse analysts read.")
             else:
                 summary.publication_error = f"publication : {_error_of(published)}"
                 progress(f"FAILED: {summary.publication_error}")
+
+
+def _held(url: str | None) -> set[tuple[str, int]]:
+    """The partitions the working warehouse holds rows of (none before its first run)."""
+    wh = Warehouse(url)
+    try:
+        return partitions_held(wh)
+    except sa.exc.SQLAlchemyError:  # no table yet
+        return set()
+    finally:
+        wh.dispose()
+
+
+def _case_twin(structure: str, found: list[tuple[str, int]]) -> list[str]:
+    """Codes are compared exactly: a folder spelt with other capitals is another structure."""
+    twins = sorted({s for s, _ in found if s != structure and s.lower() == structure.lower()})
+    return [f"raw/{twin}/ ne diffère de {structure} que par les majuscules : les codes de "
+            f"structure sont comparés exactement, {structure} est retiré de l'entrepôt et "
+            f"{twin} chargé comme une autre structure ; renommez le dossier en {structure} "
+            f"si c'est la même" for twin in twins]
 
 
 def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int]]) -> None:
@@ -356,6 +419,9 @@ def format_summary(summary: RunSummary) -> str:
             examples = summary.reason_examples.get(reason)
             seen = f" (e.g. {', '.join(repr(e) for e in examples)})" if examples else ""
             lines.append(f"    {n:>6}  {reason}{seen}")
+    for structure, year in summary.removed:
+        lines.append(f"  removed {structure} {year}: its folder raw/{structure}/{year}/ is gone "
+                     f"(deleted or renamed); its rows left every layer of the warehouse")
     for notice in summary.notices:
         lines.append(f"  {notice}")
     warnings = [(o, w) for o in summary.outcomes for w in o.warnings]

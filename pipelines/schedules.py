@@ -16,10 +16,12 @@ import dagster as dg
 
 from pipelines.jobs import ingest_job
 from pipelines.partitions import discover_partitions, register_partitions
+from pipelines.plan import vanished_partitions
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.sensors import (
     automation_on,
     changed_partitions,
+    held_partitions,
     loaded_files,
     run_requests,
     scan_drop_zone,
@@ -49,8 +51,12 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext, drop_zone: DropZoneRe
     current, unsettled = scan_drop_zone(root, found, settle_seconds=settle_seconds())
     changed = changed_partitions({f: s.sha256 for f, s in current.items()},
                                  loaded_files(warehouse.url), set(found) - unsettled)
-    if not changed:
-        return dg.SkipReason("every partition is loaded from its current files")
+    vanished = vanished_partitions(held_partitions(warehouse.url), found) - unsettled
+    if not changed and not vanished:
+        return dg.SkipReason("every partition is loaded from its current files, and every "
+                             "partition of the warehouse still has its folder (compared: the "
+                             "files' sha256 with ingested_files, the warehouse's partitions "
+                             "with raw/)")
     # Schedules cannot return dynamic-partition requests: register the new ones here.
     register_partitions(context.instance, found)
-    return run_requests(changed, found, "nightly", lambda p: f"{p[0]}-{p[1]}")
+    return run_requests(changed, found, "nightly", lambda p: f"{p[0]}-{p[1]}", vanished)

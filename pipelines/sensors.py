@@ -32,7 +32,7 @@ import dagster as dg
 from pipelines.config import CONFIG_DIR
 from pipelines.jobs import catalogue_job, ingest_job
 from pipelines.partitions import discover_partitions
-from pipelines.plan import CATALOGUE, Publication, plan_runs
+from pipelines.plan import CATALOGUE, Publication, plan_runs, vanished_partitions
 from pipelines.read import list_export_files
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.staging import NotARegularFileError, sha256_of
@@ -138,13 +138,18 @@ def partition_digest(files: Mapping[str, str]) -> str:
 
 
 def run_requests(changed: list[Partition], found: Iterable[Partition], trigger: str,
-                 run_key: Callable[[Partition], str]) -> list[dg.RunRequest]:
+                 run_key: Callable[[Partition], str], vanished: Iterable[Partition] = ()
+                 ) -> list[dg.RunRequest]:
     """The runs `plan_runs` calls for, as run requests queued in that order (each publishes:
     `Publication.EACH`). `run_key` names a changed partition's run; a next year's run adds
-    `-next` to the key of the year before it."""
+    `-next` to the key of the year before it, a removal is `remove-` and the key of each
+    partition it removes."""
     requests = []
-    for run in plan_runs(changed, found, Publication.EACH):
+    for run in plan_runs(changed, found, Publication.EACH, vanished):
         assert run.partition is not None
+        if run.purpose == "removal":
+            requests.append(run.request(f"remove-{run_key(run.partition)}", trigger))
+            continue
         structure, year = run.partition
         key = run_key(run.partition) if run.purpose == "ingest" \
             else f"{run_key((structure, year - 1))}-next"
@@ -163,6 +168,16 @@ def new_partitions_requests(instance: dg.DagsterInstance, partitions: Iterable[P
         if new:
             requests.append(dg.AddDynamicPartitionsRequest(name, new))
     return requests
+
+
+def held_partitions(url: str | None) -> set[Partition]:
+    """The partitions the published warehouse holds rows of, in any layer."""
+    from pipelines.publish import held_partitions_sql
+
+    frame = read_published(url, "ingested_files", held_partitions_sql())
+    if frame is None:
+        return set()
+    return {(s, int(y)) for s, y in zip(frame["structure"], frame["year"], strict=True)}
 
 
 def loaded_files(url: str | None) -> dict[str, str]:
@@ -189,9 +204,16 @@ def _load_cursor(cursor: str | None) -> dict | None:
     return json.loads(cursor) if cursor else None
 
 
-def _dump_cursor(seq: int, catalogue: str, files: Mapping[str, FileState]) -> str:
+def _partition_of_key(key: str) -> Partition:
+    structure, year = key.split("|")
+    return structure, int(year)
+
+
+def _dump_cursor(seq: int, catalogue: str, files: Mapping[str, FileState],
+                 removing: Iterable[Partition] = ()) -> str:
     state = {"n": seq, "catalogue": catalogue,
-             "files": {f: [s.sha256, s.size, s.mtime_ns] for f, s in sorted(files.items())}}
+             "files": {f: [s.sha256, s.size, s.mtime_ns] for f, s in sorted(files.items())},
+             "removing": [f"{s}|{y}" for s, y in sorted(removing)]}
     return json.dumps(state, separators=(",", ":"))
 
 
@@ -223,24 +245,33 @@ def drop_zone_sensor(context: dg.SensorEvaluationContext, drop_zone: DropZoneRes
     changed = changed_partitions(shas, {f: s.sha256 for f, s in known.items()},
                                  set(found) - unsettled)
 
+    # partitions the warehouse holds whose folder is gone, asked to leave once
+    removing = set(map(_partition_of_key, state.get("removing", []))) if state else set()
+    vanished = vanished_partitions(held_partitions(warehouse.url), found) - unsettled
     requests: list[dg.RunRequest] = []
     if (digest := catalogue_digest()) != catalogue:
         requests.append(CATALOGUE.request(f"catalogue-{digest}", "drop_zone"))
-    if changed:
+    if changed or vanished - removing:
         seq += 1  # in the run keys: a file put back as it was is still a change
         by_partition = _by_partition(shas)
 
         def run_key(p: Partition) -> str:
             return f"{seq}-{p[0]}-{p[1]}-{partition_digest(by_partition.get(p, {}))}"
 
-        requests += run_requests(changed, found, "drop_zone", run_key)
+        requests += run_requests(changed, found, "drop_zone", run_key, vanished - removing)
         context.log.info("changed partitions: " + ", ".join(f"{s} {y}" for s, y in changed))
+        if vanished - removing:
+            context.log.info("folders gone, partitions removed: " + ", ".join(
+                f"{s} {y}" for s, y in sorted(vanished - removing)))
     if unsettled:
         context.log.info("still being written, next tick: "
                          + ", ".join(f"{s} {y}" for s, y in sorted(unsettled)))
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=new_partitions_requests(context.instance, found),
-        cursor=_dump_cursor(seq, digest, files),
-        skip_reason=None if requests else "no file new, changed or removed",
+        cursor=_dump_cursor(seq, digest, files, vanished),
+        skip_reason=None if requests else "no file new, changed or removed, no folder gone "
+                                          "(compared: the export files' sha256 with the "
+                                          "sensor's last tick, the warehouse's partitions "
+                                          "with the folders of raw/)",
     )
