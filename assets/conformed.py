@@ -14,7 +14,7 @@ from pipelines.publish import read_staging, write_conformed
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.staging import headers_by_sheet
 from pipelines.tables import CONFORMED
-from pipelines.validate import generic_reason, validate_partition
+from pipelines.validate import generic_reason, retry_on, validate_partition
 
 CONFORMED_KEYS = {name: dg.AssetKey([CONFORMED, name]) for name in export_specs()}
 COMMUNES = dg.AssetKey([CONFORMED, "communes"])
@@ -72,7 +72,7 @@ def conformed_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     ingested = ingested_files_frame(results, sheets, files, structure_code, year, loaded_at)
     with warehouse.open() as wh:
         write_conformed(wh, structure_code, year, conformed, communes_frame(structure),
-                        quarantine, ingested)
+                        quarantine, ingested, retry_on(results))
 
     warnings: Counter = Counter()
     for result in results.values():

@@ -9,6 +9,7 @@ import pandas as pd
 
 from assets.raw import raw_exports
 from pipelines.config import export_specs, load_structure
+from pipelines.inputs import inputs_digest
 from pipelines.jobs import STAGING_KEYS, STAGING_SHEETS
 from pipelines.partitions import discover_partitions, partition_of, partitions_def
 from pipelines.pseudonym import PseudonymKey, PseudonymKeyError, resolve_key
@@ -69,7 +70,8 @@ def staging_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     for warning in staged.warnings:
         context.log.warning(warning)
     with warehouse.open() as wh:
-        write_staging(wh, staged, structure, year, pseudonym_key.fingerprint)
+        write_staging(wh, staged, structure, year, pseudonym_key.fingerprint,
+                      inputs_digest(root / structure))
     pause_point("staging-written")
     files_md = dg.MetadataValue.md(staged.files[["file", "sha256", "size_bytes"]]
                                    .to_markdown(index=False)) if not staged.files.empty else ""

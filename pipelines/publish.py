@@ -7,6 +7,8 @@ transaction (warehouse.md: "Reloading a partition replaces its rows, atomically"
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import sqlalchemy as sa
 
@@ -36,25 +38,26 @@ _STAGING_ORDER = ["source_file", "source_sheet", "source_row"]
 
 
 def write_staging(warehouse: Warehouse, staged: StagedPartition, structure: str,
-                  year: int, key_fingerprint: str) -> None:
-    """A partition's staging rows, and the fingerprint of the key its ids were keyed with
-    (same transaction: the two always agree)."""
+                  year: int, key_fingerprint: str, inputs_digest: str) -> None:
+    """A partition's staging rows, the fingerprint of the key its ids were keyed with and
+    the digest of its other inputs (same transaction: they always agree)."""
     where = _partition(structure, year)
     with warehouse.transaction() as conn:
         for name, frame in staged.tables.items():
             warehouse.replace_rows(conn, t.staging_tables[name], frame, where)
         warehouse.replace_rows(conn, t.sheets, staged.sheets, where)
         warehouse.replace_rows(conn, t.raw_files, staged.files, where)
-        warehouse.replace_rows(conn, t.key_fingerprints, pd.DataFrame([{
-            **where, "fingerprint": key_fingerprint,
-            "recorded_at": pd.Timestamp.now().floor("s")}]), where)
+        warehouse.replace_rows(conn, t.partition_loads, pd.DataFrame([{
+            **where, "key_fingerprint": key_fingerprint, "inputs_digest": inputs_digest,
+            "retry_on": None, "recorded_at": pd.Timestamp.now().floor("s")}]), where)
 
 
 def key_fingerprints(warehouse: Warehouse, structure: str) -> dict[int, str]:
     """year -> fingerprint of the key each loaded partition of `structure` was keyed with."""
+    loads = t.partition_loads
     with warehouse.transaction() as conn:
-        rows = conn.execute(sa.select(t.key_fingerprints.c.year, t.key_fingerprints.c.fingerprint)
-                            .where(t.key_fingerprints.c.structure == structure)).all()
+        rows = conn.execute(sa.select(loads.c.year, loads.c.key_fingerprint)
+                            .where(loads.c.structure == structure)).all()
     return {int(year): fingerprint for year, fingerprint in rows}
 
 
@@ -80,9 +83,15 @@ def read_staging(warehouse: Warehouse, structure: str,
 
 def write_conformed(warehouse: Warehouse, structure: str, year: int,
                     conformed: dict[str, pd.DataFrame], communes: pd.DataFrame,
-                    quarantine: pd.DataFrame, ingested: pd.DataFrame) -> None:
+                    quarantine: pd.DataFrame, ingested: pd.DataFrame,
+                    retry_on: date | None = None) -> None:
+    """The conformed layer of a partition, its quarantine and files, and the day its rows
+    dated after the run can be retried (`retry_on`), in one transaction."""
     where = _partition(structure, year)
     with warehouse.transaction() as conn:
+        loads = t.partition_loads
+        conn.execute(loads.update().where((loads.c.structure == structure)
+                                          & (loads.c.year == year)).values(retry_on=retry_on))
         for name, frame in conformed.items():
             warehouse.replace_rows(conn, t.conformed_tables[name], frame, where)
         warehouse.replace_rows(conn, t.communes, communes, {"structure": structure})

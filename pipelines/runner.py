@@ -38,6 +38,7 @@ from pipelines.plan import (
 from pipelines.publish import partitions_held
 from pipelines.recovery import PROCESS_TAG, pool_holders, reclaim_dead_runs, this_process
 from pipelines.resources import default_resources
+from pipelines.sensors import recorded_inputs, stale_inputs
 from pipelines.validate import generic_reason
 from pipelines.warehouse import Warehouse
 
@@ -270,6 +271,15 @@ def run_partitions(
                 f"l'entrepôt garde ses lignes ; relancez avec --remove pour les retirer (une "
                 f"exécution complète, sans --structure ni --year, le fait d'elle-même)")
         summary.notices.extend(_case_twin(structure, found))
+    # a structure's other years loaded with another structure.yaml or configuration join the
+    # run: a year's figures and its report never mix two territories
+    named_structures = {s for s, _ in chosen}
+    stale = [p for p in stale_inputs(Path(raw_dir), found, recorded_inputs(url))
+             if p[0] in named_structures and p not in chosen]
+    for structure, year in stale:
+        summary.notices.append(f"{structure} {year} : rechargé aussi, son structure.yaml ou "
+                               f"la configuration ont changé depuis son chargement")
+    chosen = sorted({*chosen, *stale}, key=lambda sy: (sy[1], sy[0]))
     if not chosen and not vanished:
         for notice in summary.notices:
             progress(notice)

@@ -23,9 +23,11 @@ from pipelines.sensors import (
     changed_partitions,
     held_partitions,
     loaded_files,
+    recorded_inputs,
     run_requests,
     scan_drop_zone,
     settle_seconds,
+    stale_inputs,
 )
 
 CRON_VARIABLE = "OBSERVATOIRE_NIGHTLY_CRON"
@@ -51,12 +53,18 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext, drop_zone: DropZoneRe
     current, unsettled = scan_drop_zone(root, found, settle_seconds=settle_seconds())
     changed = changed_partitions({f: s.sha256 for f, s in current.items()},
                                  loaded_files(warehouse.url), set(found) - unsettled)
+    # structure.yaml or configuration changed, or rows dated after their run day that has come
+    stale = stale_inputs(root, set(found) - unsettled, recorded_inputs(warehouse.url),
+                         drop_zone.today)
+    changed = sorted(set(changed) | set(stale), key=lambda sy: (sy[1], sy[0]))
     vanished = vanished_partitions(held_partitions(warehouse.url), found) - unsettled
     if not changed and not vanished:
-        return dg.SkipReason("every partition is loaded from its current files, and every "
+        return dg.SkipReason("every partition is loaded from its current files, structure.yaml "
+                             "and configuration, no rejected date has come, and every "
                              "partition of the warehouse still has its folder (compared: the "
-                             "files' sha256 with ingested_files, the warehouse's partitions "
-                             "with raw/)")
+                             "files' sha256 with ingested_files, each partition's inputs "
+                             "digest and retry day with staging.partition_loads, the "
+                             "warehouse's partitions with raw/)")
     # Schedules cannot return dynamic-partition requests: register the new ones here.
     register_partitions(context.instance, found)
     return run_requests(changed, found, "nightly", lambda p: f"{p[0]}-{p[1]}", vanished)

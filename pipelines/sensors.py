@@ -25,11 +25,15 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
 
 from pipelines.config import CONFIG_DIR
+from pipelines.inputs import configuration_digest, inputs_digest
 from pipelines.jobs import catalogue_job, ingest_job
 from pipelines.partitions import discover_partitions
 from pipelines.plan import CATALOGUE, Publication, plan_runs, vanished_partitions
@@ -180,6 +184,43 @@ def held_partitions(url: str | None) -> set[Partition]:
     return {(s, int(y)) for s, y in zip(frame["structure"], frame["year"], strict=True)}
 
 
+def recorded_inputs(url: str | None) -> dict[Partition, tuple[str, date | None]]:
+    """Per loaded partition: the digest of its inputs besides its files, and the day its
+    rows dated after the run become valid (staging.partition_loads, published)."""
+    try:
+        frame = read_published(url, "ingested_files",
+                               "SELECT structure, year, inputs_digest, retry_on "
+                               "FROM staging.partition_loads")
+    except sa.exc.SQLAlchemyError:  # a warehouse made before the table existed
+        return {}
+    if frame is None:
+        return {}
+    return {(s, int(y)): (d, None if r is None or pd.isna(r) else pd.Timestamp(r).date())
+            for s, y, d, r in frame.itertuples(index=False, name=None)}
+
+
+def stale_inputs(root: Path, found: Iterable[Partition],
+                 recorded: Mapping[Partition, tuple[str, date | None]],
+                 today: date | None = None) -> dict[Partition, str]:
+    """The loaded partitions whose structure.yaml or figure configuration changed since
+    (`inputs_digest` differs), and, given `today`, those with rows dated after their run
+    day that has now come: partition -> its current inputs digest."""
+    configuration = configuration_digest()
+    digests: dict[str, str] = {}
+    stale = {}
+    for partition in found:
+        if partition not in recorded:
+            continue  # never loaded: its files say so already
+        structure = partition[0]
+        if structure not in digests:
+            digests[structure] = inputs_digest(root / structure, configuration)
+        digest, retry = recorded[partition]
+        if digest != digests[structure] or (today is not None and retry is not None
+                                            and retry <= today):
+            stale[partition] = digests[structure]
+    return stale
+
+
 def loaded_files(url: str | None) -> dict[str, str]:
     """`S/Y/name` -> sha256 of the files behind the published figures (`ingested_files`)."""
     frame = read_published(url, "ingested_files",
@@ -210,10 +251,12 @@ def _partition_of_key(key: str) -> Partition:
 
 
 def _dump_cursor(seq: int, catalogue: str, files: Mapping[str, FileState],
-                 removing: Iterable[Partition] = ()) -> str:
+                 removing: Iterable[Partition] = (),
+                 inputs: Mapping[str, str] | None = None) -> str:
     state = {"n": seq, "catalogue": catalogue,
              "files": {f: [s.sha256, s.size, s.mtime_ns] for f, s in sorted(files.items())},
-             "removing": [f"{s}|{y}" for s, y in sorted(removing)]}
+             "removing": [f"{s}|{y}" for s, y in sorted(removing)],
+             "inputs": dict(sorted((inputs or {}).items()))}
     return json.dumps(state, separators=(",", ":"))
 
 
@@ -244,6 +287,13 @@ def drop_zone_sensor(context: dg.SensorEvaluationContext, drop_zone: DropZoneRes
     shas = {f: s.sha256 for f, s in files.items()}
     changed = changed_partitions(shas, {f: s.sha256 for f, s in known.items()},
                                  set(found) - unsettled)
+    # structure.yaml or the figure configuration changed: asked once per new digest
+    asked = state.get("inputs", {}) if state else {}
+    stale = {p: d for p, d in stale_inputs(root, set(found) - unsettled,
+                                           recorded_inputs(warehouse.url)).items()
+             if asked.get(f"{p[0]}|{p[1]}") != d}
+    changed = sorted(set(changed) | set(stale), key=lambda sy: (sy[1], sy[0]))
+    asked = {**asked, **{f"{s}|{y}": d for (s, y), d in stale.items()}}
 
     # partitions the warehouse holds whose folder is gone, asked to leave once
     removing = set(map(_partition_of_key, state.get("removing", []))) if state else set()
@@ -260,6 +310,9 @@ def drop_zone_sensor(context: dg.SensorEvaluationContext, drop_zone: DropZoneRes
 
         requests += run_requests(changed, found, "drop_zone", run_key, vanished - removing)
         context.log.info("changed partitions: " + ", ".join(f"{s} {y}" for s, y in changed))
+        if stale:
+            context.log.info("structure.yaml or configuration changed: " + ", ".join(
+                f"{s} {y}" for s, y in sorted(stale)))
         if vanished - removing:
             context.log.info("folders gone, partitions removed: " + ", ".join(
                 f"{s} {y}" for s, y in sorted(vanished - removing)))
@@ -269,9 +322,12 @@ def drop_zone_sensor(context: dg.SensorEvaluationContext, drop_zone: DropZoneRes
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=new_partitions_requests(context.instance, found),
-        cursor=_dump_cursor(seq, digest, files, vanished),
-        skip_reason=None if requests else "no file new, changed or removed, no folder gone "
+        cursor=_dump_cursor(seq, digest, files, vanished, asked),
+        skip_reason=None if requests else "no file new, changed or removed, no folder gone, "
+                                          "no structure.yaml or configuration changed "
                                           "(compared: the export files' sha256 with the "
-                                          "sensor's last tick, the warehouse's partitions "
+                                          "sensor's last tick, each partition's inputs "
+                                          "digest with the warehouse's, the warehouse's "
+                                          "partitions "
                                           "with the folders of raw/)",
     )

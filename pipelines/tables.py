@@ -62,11 +62,15 @@ raw_files = sa.Table(
     schema=STAGING,
 )
 
-# Which key pseudonymised each partition: its fingerprint, never the key (warehouse.md,
-# *Personal data*). A table of its own, so that a warehouse made before it gets it too.
-key_fingerprints = sa.Table(
-    "key_fingerprints", metadata, *_partition_columns(),
-    sa.Column("fingerprint", Text, nullable=False),
+# Each partition's load: the fingerprint of the key that pseudonymised it (never the key;
+# warehouse.md, *Personal data*), the digest of its other inputs (pipelines/inputs.py) and
+# the day a row rejected as dated after the run can be retried. A table of its own, so that
+# a warehouse made before it gets it too.
+partition_loads = sa.Table(
+    "partition_loads", metadata, *_partition_columns(),
+    sa.Column("key_fingerprint", Text, nullable=False),
+    sa.Column("inputs_digest", Text, nullable=False),
+    sa.Column("retry_on", sa.Date),
     sa.Column("recorded_at", sa.DateTime, nullable=False),
     schema=STAGING,
 )

@@ -29,7 +29,13 @@ from pipelines.cells import (
     parse_yes_no,
 )
 from pipelines.config import NON_RENSEIGNE, code_lists, export_specs, normalise_insee
-from schemas.exports import BUILTIN_REASONS, SCHEMAS, ValidationContext, jeunes_schema
+from schemas.exports import (
+    BUILTIN_REASONS,
+    FUTURE_DATE,
+    SCHEMAS,
+    ValidationContext,
+    jeunes_schema,
+)
 
 SOURCE = ["source_file", "source_sheet", "source_row"]
 PERSONAL_VALUE_COLUMNS = {"young_id"}  # quarantine keeps no value for these
@@ -45,6 +51,7 @@ class TypeResult:
     row_status: pd.Series                # per staged row: loaded | rejected | merged
     row_files: pd.Series                 # per staged row: its file (relative to raw/)
     warnings: Counter = field(default_factory=Counter)
+    retry_on: date | None = None         # the earliest date rejected as after the run day
 
 
 def _headers_of(headers: dict[tuple[str, str | None], dict[str, str]], file: str,
@@ -307,7 +314,23 @@ def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext
     rejects = _quarantine_rows(export_type, staged, failures, headers, loaded_at, structure,
                                ctx.year)
     valid = parsed.loc[status == "loaded"].copy()
-    return TypeResult(export_type, valid, rejects, status, staged["source_file"], warnings)
+    return TypeResult(export_type, valid, rejects, status, staged["source_file"], warnings,
+                      _retry_on(parsed, failures))
+
+
+def _retry_on(parsed: pd.DataFrame, failures: pd.DataFrame) -> date | None:
+    """The day the earliest row rejected as dated after the run day becomes valid."""
+    future = failures[failures["template"].astype(str).str.contains(FUTURE_DATE, regex=False)]
+    days = [parsed.at[int(i), c] for i, c in zip(future["index"], future["column"], strict=True)
+            if c in parsed.columns]
+    days = [d for d in days if not pd.isna(d)]
+    return min(days).date() if days else None
+
+
+def retry_on(results: dict[str, TypeResult]) -> date | None:
+    """The earliest day a partition's rows dated after the run day become valid."""
+    days = [r.retry_on for r in results.values() if r.retry_on is not None]
+    return min(days) if days else None
 
 
 def generic_reason(reason: str, value: object) -> str:

@@ -54,6 +54,11 @@ def _young_id(ctx: ValidationContext, check_known: bool = True) -> pa.Column:
     return pa.Column(object, nullable=False, checks=checks)
 
 
+# How a reason says a date is after the day of the run (pipelines/validate.py finds the
+# rows to retry by it).
+FUTURE_DATE = "is after the day of the run"
+
+
 def _date(
     required: bool, *, not_after: date | None = None, in_year: int | None = None
 ) -> pa.Column:
@@ -69,8 +74,9 @@ def _date(
         limit = pd.Timestamp(not_after)
         checks.append(pa.Check(
             lambda s: s.isna() | (s <= limit), name="date_not_future",
-            error=f"date '{{value}}' in column {{header}} is after the day of the run "
-                  f"({not_after:%d/%m/%Y}): correct it in i-milo and re-export",
+            error=f"date '{{value}}' in column {{header}} {FUTURE_DATE} "
+                  f"({not_after:%d/%m/%Y}): the nightly run loads the row by itself once that "
+                  f"day has come; if the date is wrong, correct it in i-milo and re-export",
         ))
     if in_year is not None:
         checks.append(pa.Check(

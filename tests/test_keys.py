@@ -48,7 +48,8 @@ def _run(tmp_path: Path, raw: Path, url: str, env: dict[str, str], *more: str):
 
 def _fingerprints(url: str) -> dict[tuple[str, int], str]:
     return {(r["structure"], r["year"]): r["fingerprint"] for r in query(
-        url, "SELECT structure, year, fingerprint FROM staging.key_fingerprints")}
+        url, "SELECT structure, year, key_fingerprint AS fingerprint "
+             "FROM staging.partition_loads")}
 
 
 def test_real_exports_without_a_key_are_refused_saying_how_to_make_one(tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ def test_real_exports_without_a_key_are_refused_saying_how_to_make_one(tmp_path:
     assert "observatoire key create" in done.stdout
     assert "0 done, 3 failed" in done.stdout
     assert not (tmp_path / "wh" / "observatoire.duckdb").exists() or not query(
-        url, "SELECT * FROM staging.key_fingerprints")
+        url, "SELECT * FROM staging.partition_loads")
 
 
 @pytest.mark.parametrize("public", sorted(PUBLIC_KEYS))

@@ -53,22 +53,22 @@ def _change(raw: Path) -> None:
     (raw / "AUT").rename(raw / "NEW")
 
 
-def _rebuild(raw: Path, tmp_path: Path) -> str:
+def _rebuild(raw: Path, tmp_path: Path, run_date: str = RUN_DATE) -> str:
     url = f"duckdb:///{tmp_path / 'rebuild' / 'observatoire.duckdb'}"
-    summary = run_partitions(raw, url=url, run_date=RUN_DATE,
+    summary = run_partitions(raw, url=url, run_date=run_date,
                              instance=dg.DagsterInstance.ephemeral(), progress=lambda _m: None)
     assert not summary.failed, summary.failed
     return url
 
 
 def _execute(requests: list[dg.RunRequest], instance: dg.DagsterInstance, raw: Path,
-             url: str) -> None:
+             url: str, run_date: str = RUN_DATE) -> None:
     """Run requests as the daemon would, in their order."""
-    definitions = definitions_for(default_resources(url=url, raw_dir=raw, run_date=RUN_DATE))
+    definitions = definitions_for(default_resources(url=url, raw_dir=raw, run_date=run_date))
     for request in requests:
         result = definitions.resolve_job_def(request.job_name).execute_in_process(
             instance=instance, partition_key=request.partition_key,
-            asset_selection=request.asset_selection, run_config=request.run_config or None,
+            asset_selection=request.asset_selection,
             tags=request.tags, raise_on_error=False)
         assert result.success, request
 
@@ -158,3 +158,103 @@ def test_an_empty_drop_zone_removes_nothing(tmp_path: Path, duckdb_url: str) -> 
                              instance=dg.DagsterInstance.ephemeral(), progress=lambda _m: None)
     assert not summary.removed
     assert _snapshot(duckdb_url) == before
+
+
+# --- inputs besides the files: structure.yaml, configuration, the run day ------------------
+
+def _rename_a_commune(raw: Path) -> None:
+    import yaml
+
+    path = raw / "TST" / "structure.yaml"
+    structure = yaml.safe_load(path.read_text())
+    structure["territory"][1]["name"] = "Lambersart-Centre"  # how the report names it
+    structure["territory"].append({"insee": "59350", "name": "Lille"})
+    path.write_text(yaml.safe_dump(structure, allow_unicode=True, sort_keys=False))
+
+
+@pytest.mark.parametrize("path", ["named", "sensor", "nightly"])
+def test_a_territory_change_reloads_every_year_of_the_structure(
+        tmp_path: Path, warehouse_url: str, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SETTLE_VARIABLE, "0")
+    raw = _region(tmp_path / "raw")
+    with dg.instance_for_test() as instance:
+        assert not run_partitions(raw, url=warehouse_url, run_date=RUN_DATE, instance=instance,
+                                  progress=lambda _m: None).failed
+        sensor = Sensor(instance, raw, warehouse_url)
+        sensor.tick()
+        _rename_a_commune(raw)
+        if path == "named":
+            summary = run_partitions(raw, url=warehouse_url, run_date=RUN_DATE,
+                                     instance=instance, structures=["TST"], years=[2025],
+                                     progress=lambda _m: None)
+            assert {(o.structure, o.year) for o in summary.outcomes} == {("TST", 2024),
+                                                                        ("TST", 2025)}
+        elif path == "sensor":
+            result = sensor.tick()
+            assert _partitions(result.run_requests) == [("TST", 2024), ("TST", 2025)]
+            _execute(list(result.run_requests or []), instance, raw, warehouse_url)
+            assert not sensor.tick().run_requests  # asked once
+        else:
+            requests = _nightly(instance, raw, warehouse_url, RUN_DATE)
+            assert _partitions(requests) == [("TST", 2024), ("TST", 2025)]
+            _execute(requests, instance, raw, warehouse_url)
+            assert not _nightly(instance, raw, warehouse_url, RUN_DATE)
+    rebuilt = _snapshot(_rebuild(raw, tmp_path))
+    now = _snapshot(warehouse_url)
+    for table in rebuilt:
+        assert now[table] == rebuilt[table], table
+    assert {r["commune"] for r in query(
+        warehouse_url, "SELECT DISTINCT commune FROM conformed.communes "
+                       "WHERE structure = 'TST'")} >= {"Lambersart-Centre", "Lille"}
+
+
+def test_rows_dated_after_the_run_day_are_retried_when_it_comes(tmp_path: Path,
+                                                                warehouse_url: str) -> None:
+    from tests.builders import write_xlsx
+    from tests.test_bad_inputs import BASE_EVENTS, EVENT_HEADERS
+
+    raw = _region(tmp_path / "raw")
+    write_xlsx(raw / "TST" / "2025" / "evenements.xlsx", EVENT_HEADERS,
+               [*BASE_EVENTS, ["E9", "1001", "20/12/2025", "Entretien individuel", None, None,
+                               None]])
+    early = "2025-12-01"
+    with dg.instance_for_test() as instance:
+        assert not run_partitions(raw, url=warehouse_url, run_date=early, instance=instance,
+                                  progress=lambda _m: None).failed
+        reasons = [r["reason"] for r in query(warehouse_url, "SELECT reason FROM quarantine "
+                                                             "WHERE structure = 'TST'")]
+        assert any("the nightly run loads the row by itself once that day has come" in r
+                   for r in reasons), reasons
+        assert str(query(warehouse_url, "SELECT retry_on FROM staging.partition_loads WHERE "
+                                        "structure = 'TST' AND year = 2025")[0]["retry_on"]) \
+            == "2025-12-20"
+        assert not _nightly(instance, raw, warehouse_url, "2025-12-19")
+        requests = _nightly(instance, raw, warehouse_url, "2025-12-20")
+        assert _partitions(requests) == [("TST", 2025)]
+        _execute(requests, instance, raw, warehouse_url, run_date="2025-12-20")
+    assert not query(warehouse_url, "SELECT * FROM quarantine WHERE structure = 'TST' "
+                                    "AND year = 2025")
+    rebuilt = _snapshot(_rebuild(raw, tmp_path, run_date="2025-12-20"))
+    now = _snapshot(warehouse_url)
+    for table in rebuilt:
+        assert now[table] == rebuilt[table], table
+
+
+def _partitions(requests) -> list[tuple[str, int]]:
+    """The partitions that requests load (not their next years' trends)."""
+    out = []
+    for r in requests or []:
+        if r.asset_selection is None:
+            structure, year = r.partition_key.split("|")
+            out.append((structure, int(year)))
+    return sorted(out, key=lambda sy: (sy[1], sy[0]))
+
+
+def _nightly(instance: dg.DagsterInstance, raw: Path, url: str,
+             today: str) -> list[dg.RunRequest]:
+    with dg.build_schedule_context(
+            instance=instance, instance_ref=instance.get_ref(),
+            repository_def=defs.get_repository_def(),
+            resources=default_resources(url=url, raw_dir=raw, run_date=today)) as context:
+        result = nightly_refresh.evaluate_tick(context)
+    return list(result.run_requests or [])
