@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# What the test suite needs besides Python packages: the PostgreSQL server (started if it is
-# installed but stopped; tests skip with a reason when it cannot be reached).
+# What the test suite needs besides Python packages: the PostgreSQL server and RabbitMQ
+# (started if installed but stopped; tests skip with a reason when they cannot be reached).
 set -u
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   version=$(ls /etc/postgresql 2>/dev/null | head -n 1)
   [ -n "$version" ] && pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+fi
+# RabbitMQ, the broker of the Celery tests (tests/test_celery.py, skipped with the reason when
+# it cannot be reached): started if installed but not listening; waits for it a little.
+if command -v rabbitmq-server >/dev/null 2>&1 && ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do
+    (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break
+    sleep 1
+  done
 fi
 # Headless Chromium renders the HTML report in tests/test_report.py (skipped, with the reason,
 # when absent): installed quietly when missing and we are root; never fails this script.
