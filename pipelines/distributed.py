@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 import yaml
 from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
 from dagster_celery import celery_executor
@@ -28,6 +29,7 @@ from dagster_celery import celery_executor
 from pipelines.config import PROJECT_ROOT
 from pipelines.jobs import catalogue_job, ingest_job
 from pipelines.partitions import partition_key, partitions_def, register_partitions
+from pipelines.recovery import PROCESS_TAG, this_process
 
 CONFIG_VARIABLE = "OBSERVATOIRE_CELERY_CONFIG"
 BROKER_VARIABLE = "OBSERVATOIRE_CELERY_BROKER"
@@ -79,6 +81,48 @@ def reconstructable_job(job_name: str) -> ReconstructableJob:
     repository = ReconstructableRepository.for_module(__name__, "defs",
                                                       working_directory=str(PROJECT_ROOT))
     return repository.get_reconstructable_job(job_name)
+
+
+def answering_workers(seconds: float = 2.0) -> list[str]:
+    """The names of the Celery workers that answer a ping on the configured broker within
+    `seconds`. Raises OSError-like errors (kombu's OperationalError) when the broker cannot
+    be reached."""
+    from dagster_celery.executor import CeleryExecutor
+    from dagster_celery.make_app import make_app
+
+    app = make_app(CeleryExecutor.for_cli(**executor_config()).app_args())
+    try:
+        replies = app.control.ping(timeout=seconds) or []
+    finally:
+        app.close()
+    return sorted(name for reply in replies for name in reply)
+
+
+def setup_problems(instance: dg.DagsterInstance, url: str | None) -> list[str]:
+    """What keeps runs on Celery from working, in French, for the command line to print
+    before it starts anything: an instance or a warehouse the workers cannot share, a
+    broker out of reach, no worker listening. Empty when all is ready."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    from pipelines.warehouse import resolve_url
+
+    problems = []
+    if instance.is_ephemeral or "Postgres" not in type(instance.run_storage).__name__:
+        problems.append("l'instance Dagster doit être en PostgreSQL (les workers y écrivent "
+                        "les événements des étapes) : DAGSTER_HOME doit désigner un dossier "
+                        "contenant deploy/celery/dagster.yaml, et pas --no-history")
+    if sa.make_url(resolve_url(url)).get_backend_name() != "postgresql":
+        problems.append("l'entrepôt doit être en PostgreSQL (--warehouse ou WAREHOUSE_URL) : "
+                        "un fichier DuckDB n'a qu'un écrivain, sur une seule machine")
+    broker = maybe_sanitize_url(str(executor_config().get("broker")))
+    try:
+        if not answering_workers():
+            problems.append(f"aucun worker Celery ne répond sur {broker} : démarrez-en avec "
+                            f"scripts/celery-worker.sh NOM (docs/scaling.md)")
+    except Exception as exc:  # kombu's errors for a broker out of reach vary by transport
+        problems.append(f"le broker Celery {broker} est injoignable ({exc}) : démarrez "
+                        f"RabbitMQ, ou corrigez {config_path()} / {BROKER_VARIABLE}")
+    return problems
 
 
 def _run_config(raw_dir: Path | None, url: str | None, run_date: str | None,
@@ -137,7 +181,9 @@ def run_on_celery(
         raise ValueError("les workers Celery écrivent les événements du run dans l'instance "
                          "Dagster : il faut une instance persistante en PostgreSQL "
                          "(DAGSTER_HOME, voir deploy/celery/dagster.yaml)")
-    run_tags = dict(tags or {})
+    # the process that runs the run is this one (the workers run its steps): a later run
+    # finding it dead marks the run failed (pipelines/recovery.py)
+    run_tags = {**(tags or {}), PROCESS_TAG: this_process()}
     if partition is not None:
         register_partitions(instance, [partition])
         run_tags.update(partitions_def.get_tags_for_partition_key(str(partition_key(*partition))))

@@ -34,6 +34,9 @@ config_dir=$(mktemp -d "${TMPDIR:-/tmp}/observatoire-celery.XXXXXX")
 trap 'rm -rf "$config_dir"' EXIT
 (cd "$here" && "$bin/python" -W ignore -m pipelines.distributed worker-config "$config_dir" >/dev/null)
 export PYTHONPATH="$config_dir${PYTHONPATH:+:$PYTHONPATH}"
+# This process executes other processes' runs' steps: it must not record itself as the
+# process of those runs (pipelines/recovery.py, record_process).
+export OBSERVATOIRE_STEP_WORKER=celery
 # Prefetch 1: a worker takes one step at a time, the others stay in the queue for the other
 # workers (dagster-celery's own `worker start` sets the same).
 cd "$here"

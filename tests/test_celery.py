@@ -168,7 +168,7 @@ def _four_partitions(raw: Path) -> Path:
 
 
 def test_celery_workers_give_the_embedded_figures(cluster: Cluster, tmp_path: Path, run):
-    from pipelines.distributed import run_catalogue_on_celery
+    from pipelines.distributed import answering_workers, run_catalogue_on_celery, setup_problems
 
     raw = _four_partitions(tmp_path / "raw")
     reference = f"duckdb:///{tmp_path / 'reference.duckdb'}"
@@ -176,6 +176,8 @@ def test_celery_workers_give_the_embedded_figures(cluster: Cluster, tmp_path: Pa
     cluster.start_worker("w1")
     cluster.start_worker("w2")
     cluster.wait_ready("w1", "w2")
+    assert setup_problems(cluster.instance, cluster.warehouse) == []
+    assert {"w1", "w2"} <= {name.split("@")[0] for name in answering_workers()}
 
     ok, _run_id, error = run_catalogue_on_celery(instance=cluster.instance, raw_dir=raw,
                                                  url=cluster.warehouse, run_date=RUN_DATE)
@@ -199,6 +201,20 @@ def test_celery_workers_give_the_embedded_figures(cluster: Cluster, tmp_path: Pa
                                                                   "indicator_trends"))
     for table in TABLES:
         assert _figures(cluster.warehouse, table) == _figures(reference, table), table
+
+
+def test_celery_setup_problems_are_told_before_a_run(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path):
+    """What the command line prints instead of starting runs no worker could share."""
+    from pipelines.distributed import setup_problems
+
+    monkeypatch.setenv("OBSERVATOIRE_CELERY_BROKER", "pyamqp://guest:secret@127.0.0.1:1//")
+    problems = setup_problems(dg.DagsterInstance.ephemeral(),
+                              f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    assert len(problems) == 3, problems
+    assert "instance Dagster doit être en PostgreSQL" in problems[0]
+    assert "entrepôt doit être en PostgreSQL" in problems[1]
+    assert "injoignable" in problems[2] and "secret" not in problems[2]
 
 
 _LAUNCH = """
