@@ -4,7 +4,9 @@ Two worker processes (scripts/celery-worker.sh) on the machine's RabbitMQ, Dagst
 storage in one PostgreSQL database, the warehouse in another: every figure must equal the
 embedded run's (in-process, DuckDB). A worker killed during a step: its step is re-delivered
 to the other worker (acks-late), no partition is half-written, the next run proceeds.
-Skipped, saying why, only when the broker or PostgreSQL cannot be reached.
+Skipped, saying why, only when the broker or PostgreSQL cannot be reached. The workers
+listen on the broker's `dagster` queue: two of these tests (or a benchmark) at once on one
+broker would take each other's steps.
 """
 
 from __future__ import annotations
