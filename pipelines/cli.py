@@ -34,6 +34,7 @@ def _run(args: argparse.Namespace) -> int:
         years=args.year or None, run_date=args.run_date,
         instance=instance_for_run(ephemeral=args.no_history),
         progress=_say, new_key=args.new_key, remove=getattr(args, "remove", False),
+        executor=getattr(args, "executor", "in_process"),
     )
     _say(format_summary(summary))
     if summary.interrupted:
@@ -118,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "partitions: 3.5-4 s each against 4.5-5 s)")
     run.add_argument("--structure", action="append", help="only this structure (repeatable)")
     run.add_argument("--year", action="append", type=int, help="only this year (repeatable)")
+    run.add_argument("--executor", choices=["in_process", "celery"], default="in_process",
+                     help="where the steps run: in this process (default), or on Celery "
+                          "workers (scripts/celery-worker.sh; Dagster's instance and the "
+                          "warehouse in PostgreSQL, docs/scaling.md)")
     run.add_argument("--remove", action="store_true",
                      help="remove from the warehouse the named partitions whose folder is "
                           "gone (a run without --structure/--year does it by itself)")

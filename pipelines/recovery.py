@@ -29,6 +29,7 @@ import dagster as dg
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 
 PROCESS_TAG = "observatoire/process"
+STEP_WORKER_VARIABLE = "OBSERVATOIRE_STEP_WORKER"  # set by scripts/celery-worker.sh
 WAREHOUSE_POOL = "warehouse"
 # Statuses of a run that holds, or may hold, a process.
 _ACTIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
@@ -87,6 +88,9 @@ def run_state(run: dg.DagsterRun) -> ProcessState:
 def record_process(instance: dg.DagsterInstance | None, run_id: str | None) -> None:
     """Tag a run with the process executing it (called at a run's start, in its process)."""
     if instance is None or run_id is None or instance.is_ephemeral:
+        return
+    if os.environ.get(STEP_WORKER_VARIABLE):
+        # a Celery worker runs only steps: the run's process is the one that launched it
         return
     run = instance.get_run_by_id(run_id)
     identity = this_process()

@@ -112,7 +112,31 @@ def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
                for event in result.all_events)
 
 
-def _error_of(result: dg.ExecuteInProcessResult) -> str:
+@dataclass(frozen=True)
+class Executed:
+    """What a run came to, however it was executed."""
+
+    success: bool
+    run_id: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CeleryTarget:
+    """Run on Celery workers (`--executor celery`, pipelines/distributed.py): what the
+    workers need to know of this run."""
+
+    raw_dir: Path
+    url: str | None
+    run_date: str | None
+    new_key_structures: list[str] | None = None
+
+
+def _error_of(result: Executed) -> str:
+    return result.error or "the run failed (see the Dagster logs)"
+
+
+def _failure_of(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
             error = event.step_failure_data.error
@@ -142,25 +166,36 @@ def disk_full_message(message: str) -> str:
     return message
 
 
-def execute(run: PlannedRun, instance: dg.DagsterInstance, definitions: dg.Definitions,
-            progress: Callable[[str], None], trigger: str = "command_line",
-            partition: tuple[str, int] | None = None) -> dg.ExecuteInProcessResult:
-    """One planned run, in this process, once the `warehouse` pool has a free slot, this
-    process named on the run. Dagster's own wait for a slot (in-process executor) answers
-    no signal and spins a core: the wait happens here instead, where SIGINT/SIGTERM stop it
-    at once, and a run whose process died is given up instead of waited for. `partition`:
-    the publication's, chosen when it comes."""
+def execute(run: PlannedRun, instance: dg.DagsterInstance,
+            target: dg.Definitions | CeleryTarget, progress: Callable[[str], None],
+            trigger: str = "command_line", partition: tuple[str, int] | None = None
+            ) -> Executed:
+    """One planned run: in this process (`target`: the definitions bound to this run's
+    resources), or its steps on Celery workers. In this process, it starts once the
+    `warehouse` pool has a free slot, this process named on the run: Dagster's own wait for
+    a slot (in-process executor) answers no signal and spins a core, so the wait happens
+    here instead, where SIGINT/SIGTERM stop it at once, and a run whose process died is given
+    up instead of waited for. `partition`: the publication's, chosen when it comes."""
     if partition is not None:
         run = PlannedRun(run.job_name, partition, run.asset_selection, run.purpose)
+    selection = list(run.asset_selection) if run.asset_selection else None
+    if isinstance(target, CeleryTarget):
+        from pipelines.distributed import run_on_celery
+
+        success, run_id, error = run_on_celery(
+            run.job_name, run.partition, instance=instance, raw_dir=target.raw_dir,
+            url=target.url, run_date=target.run_date, asset_selection=selection,
+            tags=run.tags(trigger), new_key_structures=target.new_key_structures)
+        return Executed(success, run_id, error)
     _wait_for_pool(instance, progress)
-    result = definitions.resolve_job_def(run.job_name).execute_in_process(
+    result = target.resolve_job_def(run.job_name).execute_in_process(
         run_config=QUIET, instance=instance, raise_on_error=False,
         partition_key=None if run.partition_key is None else str(run.partition_key),
-        asset_selection=list(run.asset_selection) if run.asset_selection else None,
-        tags={**run.tags(trigger), PROCESS_TAG: this_process()})
+        asset_selection=selection, tags={**run.tags(trigger), PROCESS_TAG: this_process()})
     if not result.success and _interrupted(result):
         raise RunInterrupted
-    return result
+    return Executed(result.success, result.run_id,
+                    None if result.success else _failure_of(result))
 
 
 def _wait_for_pool(instance: dg.DagsterInstance, progress: Callable[[str], None],
@@ -220,7 +255,8 @@ def _peak_memory_mib() -> float | None:
     return None
 
 
-def _load(run: PlannedRun, instance: dg.DagsterInstance, definitions: dg.Definitions,
+def _load(run: PlannedRun, instance: dg.DagsterInstance,
+          definitions: dg.Definitions | CeleryTarget,
           progress: Callable[[str], None]) -> PartitionOutcome:
     assert run.partition is not None
     reset = _reset_peak_memory()
@@ -242,12 +278,14 @@ def run_partitions(
     progress: Callable[[str], None] = print,
     new_key: bool = False,
     remove: bool = False,
+    executor: str = "in_process",
 ) -> RunSummary:
     """Run every discovered partition (or those named) and what follows from them
     (`plan_runs`); a failing partition does not stop the others. A full run (nothing named)
     removes from the warehouse the partitions whose folder is gone; named ones are removed
     with `remove`. `new_key`: the structures of the run are reloaded whole with the current
-    pseudonymisation key."""
+    pseudonymisation key. `executor="celery"`: each run's steps on Celery workers
+    (docs/scaling.md; the instance and the warehouse in PostgreSQL)."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     started = time.perf_counter()
@@ -297,8 +335,20 @@ def run_partitions(
         url=url, raw_dir=raw_dir, run_date=run_date,
         new_key_structures=sorted({s for s, _ in chosen}) if new_key else None)
     try:
+        target: dg.Definitions | CeleryTarget = definitions_for(resources)
+        if executor == "celery":
+            from pipelines.distributed import setup_problems
+
+            problems = setup_problems(instance, url)
+            if problems:
+                summary.publication_error = "exécution sur Celery impossible : " + \
+                    " ; ".join(problems)
+                progress(f"FAILED: {summary.publication_error}")
+                return summary
+            target = CeleryTarget(Path(raw_dir), url, run_date,
+                                  sorted({s for s, _ in chosen}) if new_key else None)
         _run_planned(summary, plan_runs(chosen, found, Publication.ONCE, vanished), instance,
-                     definitions_for(resources), progress)
+                     target, progress)
     except (RunInterrupted, KeyboardInterrupt):
         summary.interrupted = True
         progress("Interrompu (Ctrl+C ou SIGTERM) : les partitions suivantes ne sont pas "
@@ -309,7 +359,8 @@ def run_partitions(
 
 
 def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.DagsterInstance,
-                 definitions: dg.Definitions, progress: Callable[[str], None]) -> None:
+                 definitions: dg.Definitions | CeleryTarget,
+                 progress: Callable[[str], None]) -> None:
     """The catalogue, then the planned runs in order: the partitions, the next years'
     trends, the publication (of the last partition that succeeded)."""
     catalogue = execute(CATALOGUE, instance, definitions, progress)
@@ -352,8 +403,10 @@ def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.Dagst
                      f"{_error_of(refreshed)}")
         else:  # the publication, once
             succeeded = [(o.structure, o.year) for o in summary.outcomes if o.success]
-            last = succeeded[-1] if succeeded else next(
-                (r.partition for r in reversed(runs) if r.partition), None)
+            # nothing new to publish when every load failed (a failing partition's layers
+            # stay in the working file, for investigation) and nothing was removed
+            last = succeeded[-1] if succeeded else \
+                (summary.removed[-1] if summary.removed else None)
             if last is None:
                 continue
             published = execute(run, instance, definitions, progress, partition=last)

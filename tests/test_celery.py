@@ -170,7 +170,8 @@ def _four_partitions(raw: Path) -> Path:
 
 
 def test_celery_workers_give_the_embedded_figures(cluster: Cluster, tmp_path: Path, run):
-    from pipelines.distributed import answering_workers, run_catalogue_on_celery, setup_problems
+    from pipelines.distributed import answering_workers, setup_problems
+    from pipelines.runner import run_partitions
 
     raw = _four_partitions(tmp_path / "raw")
     reference = f"duckdb:///{tmp_path / 'reference.duckdb'}"
@@ -181,20 +182,23 @@ def test_celery_workers_give_the_embedded_figures(cluster: Cluster, tmp_path: Pa
     assert setup_problems(cluster.instance, cluster.warehouse) == []
     assert {"w1", "w2"} <= {name.split("@")[0] for name in answering_workers()}
 
-    ok, _run_id, error = run_catalogue_on_celery(instance=cluster.instance, raw_dir=raw,
-                                                 url=cluster.warehouse, run_date=RUN_DATE)
-    assert ok, error
+    # the command line's own path: `observatoire run --executor celery`, the plan of
+    # pipelines/plan.py (catalogue, partitions years ascending, publication), each run's
+    # steps on the workers
+    summary = run_partitions(raw, url=cluster.warehouse, run_date=RUN_DATE,
+                             instance=cluster.instance, executor="celery",
+                             progress=lambda _m: None)
+    assert not summary.failed and not summary.publication_error, summary
+    assert [(o.structure, o.year) for o in summary.outcomes] == [
+        ("AUT", 2024), ("TST", 2024), ("AUT", 2025), ("TST", 2025)]
     executed: dict[str, str] = {}
-    # years ascending, as the command line plans them: 2025's trends read 2024's figures
-    for structure, year in [("AUT", 2024), ("TST", 2024), ("AUT", 2025), ("TST", 2025)]:
-        ok, run_id, error = _run_on_workers(cluster, raw, structure, year)
-        assert ok, error
-        record = cluster.instance.get_run_by_id(run_id)
-        assert record is not None and record.job_name == "ingest_partition"
-        assert record.tags["dagster/partition/structure"] == structure
-        assert record.tags["dagster/partition/year"] == str(year)
-        assert record.tags["observatoire/trigger"] == "test"
-        steps = _workers_of(cluster.instance, run_id)
+    loads = [r for r in cluster.instance.get_runs() if r.job_name == "load_partition"]
+    assert len(loads) == 4
+    for record in loads:
+        assert record.tags["observatoire/trigger"] == "command_line"
+        structure = record.tags["dagster/partition/structure"]
+        year = record.tags["dagster/partition/year"]
+        steps = _workers_of(cluster.instance, record.run_id)
         assert "staging_exports" in steps and "indicator_values" in steps, steps
         executed.update({f"{structure}{year}/{k}": w for k, w in steps.items()})
     # every step ran in a worker, and both workers took some
