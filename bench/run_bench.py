@@ -106,25 +106,6 @@ def instrument() -> list[str]:
     """Wrap the stage functions as the asset modules see them; returns those not found."""
     import importlib
 
-    from pipelines.warehouse import _WriterLock
-
-    # time spent waiting for another process's warehouse step (not work: shown apart)
-    acquire = _WriterLock.acquire.__func__
-    release = _WriterLock.release.__func__
-    held_since: dict[Path, float] = {}
-
-    def acquire_and_note(cls, database):
-        lock = acquire(cls, database)
-        held_since.setdefault(lock, time.perf_counter())
-        return lock
-
-    def release_and_note(cls, lock):
-        release(cls, lock)
-        if lock not in cls._held and lock in held_since:
-            TIMES["holding the writer lock"] += time.perf_counter() - held_since.pop(lock)
-
-    _WriterLock.acquire = classmethod(_timed("waiting for the writer lock", acquire_and_note))
-    _WriterLock.release = classmethod(release_and_note)
     missing = []
     for stage, targets in STAGES.items():
         for module_name, name in targets:
@@ -223,7 +204,7 @@ def fresh_postgresql(admin_url: str) -> str:
         hide_password=False)
 
 
-def pipeline(raw: Path, out: Path, workers: int, url: str | None = None) -> dict:
+def pipeline(raw: Path, out: Path, url: str | None = None) -> dict:
     import dagster as dg
 
     from pipelines.runner import run_partitions
@@ -241,8 +222,7 @@ def pipeline(raw: Path, out: Path, workers: int, url: str | None = None) -> dict
     started = time.perf_counter()
     cpu_started = _cpu()
     summary = run_partitions(raw_dir=raw, url=url, run_date=RUN_DATE,
-                             instance=dg.DagsterInstance.ephemeral(), progress=progress,
-                             workers=workers, worker_setup=instrument_worker)
+                             instance=dg.DagsterInstance.ephemeral(), progress=progress)
     wall = time.perf_counter() - started
     _merge_worker_times()
     return {"summary": summary, "wall": wall, "cpu": _cpu() - cpu_started,
@@ -258,9 +238,6 @@ def main() -> int:
     parser.add_argument("--naive-files", type=int, default=6,
                         help="files of structure S01 (smallest first) for the naive baseline "
                              "(default: all six, ≈ 100 k rows, 1/40 of the region)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="pipeline processes, as `observatoire run --workers` "
-                             "(default: one per CPU, %(default)s here)")
     parser.add_argument("--postgresql", metavar="ADMIN_URL", default=None,
                         help="write the pipeline's warehouse to a fresh database "
                              f"{BENCH_DATABASE} on this PostgreSQL server (e.g. "
@@ -290,10 +267,10 @@ def main() -> int:
           f"(region extrapolated: {total_rows / naive_rate / 60:.0f} min)")
 
     url = fresh_postgresql(args.postgresql) if args.postgresql else None
-    print(f"pipeline: {args.structures} partitions, {args.workers} worker processes, "
+    print(f"pipeline: {args.structures} partitions, in one process (observatoire run), "
           f"warehouse {'PostgreSQL, database ' + BENCH_DATABASE if url else 'DuckDB'} …",
           flush=True)
-    result = pipeline(raw, OUT, args.workers, url)
+    result = pipeline(raw, OUT, url)
     summary, wall = result["summary"], result["wall"]
     failed = summary.failed
     e2e_rate = total_rows / wall
@@ -316,17 +293,14 @@ def main() -> int:
           f"({len(failed)} failed), {e2e_rate:,.0f} rows/s; rows read {summary.rows_read:,}, "
           f"loaded {summary.rows_loaded:,}; CPU {result['cpu']:.1f} s "
           f"({total_rows / result['cpu']:,.0f} rows per CPU second)")
-    print(f"partitions: {busy:.1f} s in all over {args.workers} process(es) "
+    print(f"partitions: {busy:.1f} s in all in one process "
           f"(a partition {min(partition_s, default=0):.1f} to {max(partition_s, default=0):.1f} s)")
-    print(f"{'stage (summed over workers)':<28}{'seconds':>9}{'share':>8}{'rows/s':>14}")
+    print(f"{'stage':<28}{'seconds':>9}{'share':>8}{'rows/s':>14}")
     for stage in STAGES:
         sec = TIMES.get(stage, 0.0)
         print(f"{stage:<28}{sec:>9.1f}{sec / busy if busy else 0:>8.0%}"
               f"{total_rows / sec if sec else 0:>14,.0f}")
     print(f"{'Dagster and the rest':<28}{other:>9.1f}{other / busy if busy else 0:>8.0%}")
-    print(f"{'waiting for the writer lock':<28}{waited:>9.1f}{waited / busy if busy else 0:>8.0%}")
-    print(f"the writer lock was held {held:.1f} s in all ({held / wall:.0%} of the wall time): "
-          f"the warehouse steps of the partitions, one at a time")
     print("  by function: " + ", ".join(f"{k} {v:.1f} s" for k, v in
                                         sorted(DETAIL.items(), key=lambda kv: -kv[1])))
     print(f"targets: end to end / parse only = {e2e_rate / parse_rate:.0%} (target >= 50 %); "
@@ -341,7 +315,7 @@ def main() -> int:
         "date": str(dt.date.today()), "cpus": os.cpu_count(), "structures": args.structures,
         "rows": total_rows, "parse_only_s": parse_s, "parse_only_rate": parse_rate,
         "naive_rows": n_rows, "naive_read_s": read_s, "naive_write_s": write_s,
-        "naive_rate": naive_rate, "workers": args.workers,
+        "naive_rate": naive_rate, "workers": 1,
         "warehouse": "postgresql" if url else "duckdb", "wall_s": wall,
         "cpu_s": result["cpu"], "e2e_rate": e2e_rate,
         "stages_s": dict(TIMES), "functions_s": dict(DETAIL), "dagster_other_s": other,
