@@ -244,7 +244,7 @@ def _partitions(requests) -> list[tuple[str, int]]:
     """The partitions that requests load (not their next years' trends)."""
     out = []
     for r in requests or []:
-        if r.asset_selection is None:
+        if r.asset_selection is None and r.partition_key:
             structure, year = r.partition_key.split("|")
             out.append((structure, int(year)))
     return sorted(out, key=lambda sy: (sy[1], sy[0]))
@@ -258,3 +258,31 @@ def _nightly(instance: dg.DagsterInstance, raw: Path, url: str,
             resources=default_resources(url=url, raw_dir=raw, run_date=today)) as context:
         result = nightly_refresh.evaluate_tick(context)
     return list(result.run_requests or [])
+
+
+@pytest.mark.parametrize("path", ["sensor", "nightly"])
+def test_a_configuration_change_reruns_every_loaded_partition(
+        tmp_path: Path, warehouse_url: str, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An alias added to config/codes.yaml (or exports.yaml, indicators.yaml, the SQL)
+    changes the configuration's digest: every loaded partition is asked again, once. The
+    digest is changed here rather than the project's shared config/ files."""
+    import pipelines.sensors as sensors
+
+    monkeypatch.setenv(SETTLE_VARIABLE, "0")
+    raw = _region(tmp_path / "raw")
+    with dg.instance_for_test() as instance:
+        assert not run_partitions(raw, url=warehouse_url, run_date=RUN_DATE, instance=instance,
+                                  progress=lambda _m: None).failed
+        sensor = Sensor(instance, raw, warehouse_url)
+        assert not _partitions(sensor.tick().run_requests)  # the first tick: the catalogue
+        assert not _nightly(instance, raw, warehouse_url, RUN_DATE)
+        edited = sensors.configuration_digest() + "-alias-added"
+        monkeypatch.setattr(sensors, "configuration_digest", lambda: edited)
+        every = [("TST", 2024), ("AUT", 2025), ("TST", 2025)]
+        if path == "sensor":
+            result = sensor.tick()
+            assert _partitions(result.run_requests) == sorted(every, key=lambda p: (p[1], p[0]))
+            assert not _partitions(sensor.tick().run_requests)  # asked once per digest
+        else:
+            assert _partitions(_nightly(instance, raw, warehouse_url, RUN_DATE)) == \
+                sorted(every, key=lambda p: (p[1], p[0]))
