@@ -115,11 +115,7 @@ def _vanish(tmp_path: Path, raw: Path, instance: dg.DagsterInstance, warehouse_u
         again = sensor.tick()  # the removal is not asked twice
         assert not again.run_requests, again.run_requests
     else:
-        with dg.build_schedule_context(
-                instance=instance, instance_ref=instance.get_ref(),
-                repository_def=defs.get_repository_def(),
-                resources=default_resources(url=warehouse_url, raw_dir=raw)) as context:
-            requests = nightly_refresh.evaluate_tick(context).run_requests or []
+        requests = _nightly(instance, raw, warehouse_url, RUN_DATE)
         assert sum(r.run_key.startswith("remove-") for r in requests) == 2
         _execute(list(requests), instance, raw, warehouse_url)
 
