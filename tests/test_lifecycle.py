@@ -204,11 +204,12 @@ def test_a_territory_change_reloads_every_year_of_the_structure(
                        "WHERE structure = 'TST'")} >= {"Lambersart-Centre", "Lille"}
 
 
-def test_rows_dated_after_the_run_day_are_retried_when_it_comes(tmp_path: Path,
-                                                                warehouse_url: str) -> None:
+def test_rows_dated_after_the_run_day_are_retried_when_it_comes(
+        tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.builders import write_xlsx
     from tests.test_bad_inputs import BASE_EVENTS, EVENT_HEADERS
 
+    monkeypatch.setenv(SETTLE_VARIABLE, "0")  # files just written count as settled
     raw = _region(tmp_path / "raw")
     write_xlsx(raw / "TST" / "2025" / "evenements.xlsx", EVENT_HEADERS,
                [*BASE_EVENTS, ["E9", "1001", "20/12/2025", "Entretien individuel", None, None,
