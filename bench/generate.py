@@ -205,7 +205,9 @@ def structure_yaml(folder: Path, code: str, index: int) -> None:
     territory = [{"insee": c, "name": n} for c, n in TERRITORY[: 6 + index % 5]]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "structure.yaml").write_text(
-        yaml.safe_dump({"name": f"Mission Locale de test {code}", "territory": territory},
+        # generated data: the public demo key is allowed for it (pipelines/pseudonym.py)
+        yaml.safe_dump({"name": f"Mission Locale de test {code}", "territory": territory,
+                        "synthetic": True},
                        allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
