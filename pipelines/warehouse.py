@@ -83,9 +83,9 @@ _AGE_SQL = {
 # on an empty warehouse, 2.2 s on a 40-partition one; 0.5 s on both without the merge).
 # Rows deleted when a partition is reloaded are still reclaimed (tests/test_scale.py).
 _WRITER_SETTINGS = {"max_vacuum_tasks": 0}
-# DuckDB threads of the pipeline's connections (default: one per core). Worker processes
-# sharing the cores set it (pipelines/runner.py): on 2 cores, 2 workers with 2 DuckDB threads
-# each contended for them; with 1 each the writer lock was held 9 % less.
+# DuckDB threads of the pipeline's connections (default: one per core). Set it when several
+# processes share the cores (runs side by side, Celery workers on one machine): on 2 cores,
+# two processes with 2 DuckDB threads each were measured contending for them.
 THREADS_VARIABLE = "OBSERVATOIRE_DUCKDB_THREADS"
 
 
@@ -202,8 +202,8 @@ def _remove_stale_copies(published: Path) -> None:
 
 class Warehouse:
     """The pipeline's side of a warehouse URL: it writes the working database and publishes
-    it (`publish`); `published_url` is the URL it was given, what analysts read. On a DuckDB
-    file it holds the writer lock until `dispose()`."""
+    it (`publish`); `published_url` is the URL it was given, what analysts read. Writers are
+    kept apart by Dagster's `warehouse` pool, not by this class."""
 
     def __init__(self, url: str | None = None) -> None:
         self.published_url = resolve_url(url)
