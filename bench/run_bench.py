@@ -216,7 +216,7 @@ def pipeline(raw: Path, out: Path, url: str | None = None) -> dict:
     url = url or f"duckdb:///{out / 'warehouse.duckdb'}"
 
     def progress(message: str) -> None:
-        if ": done" in message or "FAILED" in message or "processes" in message:
+        if ": terminé" in message or "ÉCHEC" in message or "processes" in message:
             print("  " + message, flush=True)
 
     started = time.perf_counter()

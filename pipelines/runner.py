@@ -133,7 +133,7 @@ class CeleryTarget:
 
 
 def _error_of(result: Executed) -> str:
-    return result.error or "the run failed (see the Dagster logs)"
+    return result.error or "le run a échoué (voir les journaux Dagster)"
 
 
 def _failure_of(result: dg.ExecuteInProcessResult) -> str:
@@ -147,7 +147,7 @@ def _failure_of(result: dg.ExecuteInProcessResult) -> str:
                 return user.description
             cause = error.cause or error
             return disk_full_message(cause.message.strip())
-    return "the run failed (see the Dagster logs)"
+    return "le run a échoué (voir les journaux Dagster)"
 
 
 def disk_full_message(message: str) -> str:
@@ -321,11 +321,11 @@ def run_partitions(
     if not chosen and not vanished:
         for notice in summary.notices:
             progress(notice)
-        progress(f"No partition to run under {raw_dir} "
-                 f"(expected folders raw/<STRUCTURE>/<YEAR>/).")
+        progress(f"Aucune partition à exécuter sous {raw_dir} "
+                 f"(dossiers attendus : raw/<STRUCTURE>/<ANNÉE>/).")
         return summary
     if new_key and years:
-        raise ValueError("--new-key reloads every year of a structure: leave out --year")
+        raise ValueError("--new-key recharge toutes les années d'une structure : retirez --year")
     instance = instance or instance_for_run()
     for reclaimed in reclaim_dead_runs(instance):
         summary.notices.append(f"Reprise après un arrêt brutal : {reclaimed.describe()}")
@@ -343,7 +343,7 @@ def run_partitions(
             if problems:
                 summary.publication_error = "exécution sur Celery impossible : " + \
                     " ; ".join(problems)
-                progress(f"FAILED: {summary.publication_error}")
+                progress(f"ÉCHEC : {summary.publication_error}")
                 return summary
             target = CeleryTarget(Path(raw_dir), url, run_date,
                                   sorted({s for s, _ in chosen}) if new_key else None)
@@ -366,7 +366,7 @@ def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.Dagst
     catalogue = execute(CATALOGUE, instance, definitions, progress)
     if not catalogue.success:
         summary.publication_error = f"catalogue des indicateurs : {_error_of(catalogue)}"
-        progress(f"FAILED: {summary.publication_error}")
+        progress(f"ÉCHEC : {summary.publication_error}")
         return
     loads = [r for r in runs if r.purpose == "ingest"]
     for run in runs:
@@ -376,30 +376,30 @@ def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.Dagst
             removed = execute(run, instance, definitions, progress)
             if removed.success:
                 summary.removed.append(run.partition)
-                progress(f"{structure} {year}: removed from the warehouse (its folder "
-                         f"raw/{structure}/{year}/ is gone)")
+                progress(f"{structure} {year} : retiré de l'entrepôt (son dossier "
+                         f"raw/{structure}/{year}/ a disparu)")
             else:
                 summary.outcomes.append(PartitionOutcome(structure, year, False, 0.0,
                                                          _error_of(removed)))
-                progress(f"{structure} {year}: FAILED to remove: {_error_of(removed)}")
+                progress(f"{structure} {year} : ÉCHEC du retrait : {_error_of(removed)}")
         elif run.purpose == "ingest":
             assert run.partition is not None
             structure, year = run.partition
             n = len(summary.outcomes) + 1
-            progress(f"[{n}/{len(loads)}] {structure} {year}: reading, validating, counting…")
+            progress(f"[{n}/{len(loads)}] {structure} {year} : lecture, validation, calcul…")
             outcome = _load(run, instance, definitions, progress)
             summary.outcomes.append(outcome)
-            state = "done" if outcome.success else f"FAILED: {outcome.error}"
-            memory = f", {outcome.peak_mib:,.0f} MiB" if outcome.peak_mib else ""
-            progress(f"[{n}/{len(loads)}] {structure} {year}: {state} "
+            state = "terminé" if outcome.success else f"ÉCHEC : {outcome.error}"
+            memory = f", {outcome.peak_mib:,.0f} Mio" if outcome.peak_mib else ""
+            progress(f"[{n}/{len(loads)}] {structure} {year} : {state} "
                      f"({outcome.seconds:.1f} s{memory})")
         elif run.purpose == "next-year":
             assert run.partition is not None
             structure, year = run.partition
             refreshed = execute(run, instance, definitions, progress)
-            progress(f"{structure} {year}: trends refreshed against {year - 1}"
+            progress(f"{structure} {year} : évolutions recalculées par rapport à {year - 1}"
                      if refreshed.success else
-                     f"{structure} {year}: FAILED to refresh its trends: "
+                     f"{structure} {year} : ÉCHEC du recalcul des évolutions : "
                      f"{_error_of(refreshed)}")
         else:  # the publication, once
             succeeded = [(o.structure, o.year) for o in summary.outcomes if o.success]
@@ -411,10 +411,10 @@ def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.Dagst
                 continue
             published = execute(run, instance, definitions, progress, partition=last)
             if published.success:
-                progress("Published the warehouse analysts read.")
+                progress("Entrepôt des analystes publié.")
             else:
                 summary.publication_error = f"publication : {_error_of(published)}"
-                progress(f"FAILED: {summary.publication_error}")
+                progress(f"ÉCHEC : {summary.publication_error}")
 
 
 def _held(url: str | None) -> set[tuple[str, int]]:
@@ -469,36 +469,37 @@ def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int
 
 
 def format_summary(summary: RunSummary) -> str:
-    lines = ["", "Summary"]
+    lines = ["", "Résumé"]
     ok = [o for o in summary.outcomes if o.success]
-    lines.append(f"  partitions: {len(ok)} done, {len(summary.failed)} failed "
+    lines.append(f"  partitions : {len(ok)} terminée(s), {len(summary.failed)} en échec "
                  f"({summary.seconds:.1f} s)")
-    lines.append(f"  rows read: {summary.rows_read:,}, loaded: {summary.rows_loaded:,}"
+    lines.append(f"  lignes lues : {summary.rows_read:,} ; chargées : {summary.rows_loaded:,}"
                  .replace(",", " "))
     if summary.rejected_by_reason:
         total = sum(summary.rejected_by_reason.values())
-        lines.append(f"  quarantined cells: {total} (table `quarantine`), by reason:")
+        lines.append(f"  cellules en quarantaine : {total} (table `quarantine`), par motif :")
         for reason, n in summary.rejected_by_reason.items():
             examples = summary.reason_examples.get(reason)
-            seen = f" (e.g. {', '.join(repr(e) for e in examples)})" if examples else ""
-            lines.append(f"    {n:>6}  {reason}{seen}")
+            seen = f" (exemple de valeur refusée : « {examples[0]} »)" if examples else ""
+            lines.append(f"    {n:>6} ligne{'s' if n > 1 else ''} : {reason}{seen}")
     for structure, year in summary.removed:
-        lines.append(f"  removed {structure} {year}: its folder raw/{structure}/{year}/ is gone "
-                     f"(deleted or renamed); its rows left every layer of the warehouse")
+        lines.append(f"  retiré {structure} {year} : son dossier raw/{structure}/{year}/ a disparu "
+                     f"(supprimé ou renommé) ; ses lignes ont quitté toutes les couches de "
+                     f"l'entrepôt")
     for notice in summary.notices:
         lines.append(f"  {notice}")
     warnings = [(o, w) for o in summary.outcomes for w in o.warnings]
     if warnings:
-        lines.append(f"  warnings: {len(warnings)}")
+        lines.append(f"  avertissements : {len(warnings)}")
         for o, w in warnings[:20]:
-            lines.append(f"    {o.structure} {o.year}: {w}")
+            lines.append(f"    {o.structure} {o.year} : {w}")
         if len(warnings) > 20:
-            lines.append(f"    … and {len(warnings) - 20} more (Dagster run logs)")
+            lines.append(f"    … et {len(warnings) - 20} autres (journaux des runs Dagster)")
     for o in summary.failed:
-        lines.append(f"  FAILED {o.structure} {o.year}: {o.error}")
+        lines.append(f"  ÉCHEC {o.structure} {o.year} : {o.error}")
     if summary.publication_error:
-        lines.append(f"  FAILED {summary.publication_error}")
+        lines.append(f"  ÉCHEC {summary.publication_error}")
     if summary.interrupted:
-        lines.append("  INTERRUPTED: the run was stopped (Ctrl+C or SIGTERM) before its end; "
-                     "run the same command again")
+        lines.append("  INTERROMPU : le run a été arrêté (Ctrl+C ou SIGTERM) avant sa fin ; "
+                     "relancez la même commande")
     return "\n".join(lines)

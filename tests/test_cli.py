@@ -20,15 +20,15 @@ def test_run_prints_progress_and_summary_and_fails_naming_the_partition(tmp_path
                    "--no-history"])
     out = capsys.readouterr().out
     assert status == 1
-    assert "[1/2] BAD 2025: FAILED" in out and "[2/2] OK1 2025: done" in out
-    assert "partitions: 1 done, 1 failed" in out
-    assert "FAILED BAD 2025: BAD/2025/jeunes.xlsx: the file is empty" in out
-    assert "rows read: 2  loaded: 1" in out
-    assert "quarantined cells: 1" in out
+    assert "[1/2] BAD 2025 : ÉCHEC" in out and "[2/2] OK1 2025 : terminé" in out
+    assert "partitions : 1 terminée(s), 1 en échec" in out
+    assert "ÉCHEC BAD 2025 : BAD/2025/jeunes.xlsx: the file is empty" in out
+    assert "lignes lues : 2 ; chargées : 1" in out
+    assert "cellules en quarantaine : 1" in out
 
 
 def test_run_on_an_empty_drop_zone_says_what_to_do(tmp_path: Path, capsys):
     status = main(["run", "--raw", str(tmp_path), "--warehouse",
                    f"duckdb:///{tmp_path / 'w.duckdb'}", "--no-history"])
     assert status == 1
-    assert "expected folders raw/<STRUCTURE>/<YEAR>/" in capsys.readouterr().out
+    assert "dossiers attendus : raw/<STRUCTURE>/<ANNÉE>/" in capsys.readouterr().out

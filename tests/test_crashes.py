@@ -151,7 +151,7 @@ def test_a_run_waiting_for_the_warehouse_answers_sigterm(tmp_path: Path) -> None
         assert waiter.wait(timeout=10) == 130
         assert time.monotonic() - sent < 5
         out = waiting_log.read_text()
-        assert "INTERRUPTED" in out and "Summary" in out
+        assert "INTERROMPU" in out and "Résumé" in out
     finally:
         for process in (holder, waiter):
             if process is not None and process.poll() is None:

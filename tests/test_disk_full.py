@@ -97,7 +97,7 @@ def test_a_full_disk_under_the_working_warehouse(tmp_path: Path) -> None:
         _more_rows(raw)
         full = _run(raw, url, tmp_path / "home")
         assert full.returncode == 1
-        assert "Summary" in full.stdout
+        assert "Résumé" in full.stdout
         assert "disque plein" in full.stdout, full.stdout
         assert "Traceback" not in full.stdout
         assert _digest(folder / "observatoire.duckdb") == published
@@ -119,7 +119,7 @@ def test_a_full_disk_at_publication(tmp_path: Path) -> None:
         _more_rows(raw)
         full = _run(raw, url, tmp_path / "home")
         assert full.returncode == 1
-        assert "Summary" in full.stdout
+        assert "Résumé" in full.stdout
         # the catalogue's run, the first to publish (the data dictionary), says it first
         assert "disque plein : la copie publiée de l'entrepôt" in full.stdout, full.stdout
         assert "Traceback" not in full.stdout

@@ -232,8 +232,8 @@ def test_far_value_fails_its_partition_only(tmp_path: Path) -> None:
     done = _run_cli(raw, tmp_path)
     out = done.stdout + done.stderr
     assert done.returncode == 1, (done.returncode, out[-3000:])  # not 134 (abort)
-    assert "Summary" in out and "1 done, 1 failed" in out, out[-3000:]
-    failed = next(line for line in out.splitlines() if line.strip().startswith("FAILED TST 2025"))
+    assert "Résumé" in out and "1 terminée(s), 1 en échec" in out, out[-3000:]
+    failed = next(line for line in out.splitlines() if line.strip().startswith("ÉCHEC TST 2025"))
     assert "TST/2025/far.xlsx" in failed and "XFD1048576" in failed, failed
     loaded = query(f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}",
                    "SELECT structure, sum(rows_loaded) AS n FROM ingested_files GROUP BY 1")
@@ -336,7 +336,7 @@ def test_run_with_fifo_and_links_finishes(untidy: Path, tmp_path: Path) -> None:
     done = _run_cli(untidy, tmp_path, timeout=240)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-3000:]
-    assert "1 done, 0 failed" in out
+    assert "1 terminée(s), 0 en échec" in out
     assert "evenements.csv" in out and "passwd.csv" in out
     files = query(f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}",
                   "SELECT file FROM ingested_files ORDER BY file")

@@ -59,7 +59,7 @@ def test_real_exports_without_a_key_are_refused_saying_how_to_make_one(tmp_path:
     assert done.returncode == 1
     assert "aucune clé de pseudonymisation" in done.stdout
     assert "observatoire key create" in done.stdout
-    assert "0 done, 3 failed" in done.stdout
+    assert "0 terminée(s), 3 en échec" in done.stdout
     assert not (tmp_path / "wh" / "observatoire.duckdb").exists() or not query(
         url, "SELECT * FROM staging.partition_loads")
 

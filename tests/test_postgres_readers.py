@@ -254,14 +254,14 @@ def test_an_analysts_open_transaction_delays_a_run_never_blocks_it(
         # the same figures again, in a new process: no DDL, so no wait
         done, _ = run_observatoire(raw, owner_url, **{LOCK_TIMEOUT_VARIABLE: "2s"})
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "1 done, 0 failed" in done.stdout, done.stdout
+        assert "1 terminée(s), 0 en échec" in done.stdout, done.stdout
 
         # a view whose text changed (its fingerprint gone, as after an upgrade): the run
         # waits for the analyst at most the lock timeout, then says who holds it back
         with _autocommit(owner_url).connect() as conn:
             conn.execute(sa.text("COMMENT ON VIEW conformed.contact_events IS NULL"))
         done, _ = run_observatoire(raw, owner_url, **{LOCK_TIMEOUT_VARIABLE: "2s"})
-        # the summary's FAILED line, or the traceback's last line when the catalogue step
+        # the summary's ÉCHEC line, or the traceback's last line when the catalogue step
         # (the run's first DDL) is the one that fails (pipelines/runner.py raises then)
         out = " ".join((done.stdout + done.stderr).split())
         assert done.returncode != 0, out
