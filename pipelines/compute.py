@@ -103,7 +103,9 @@ def unit_queries() -> dict[str, str]:
 
 
 def view_statements() -> list[str]:
-    text = (SQL_DIR / "views.sql").read_text(encoding="utf-8")
+    from pipelines.view_sql import render  # late: view_sql reads this module's catalogue
+
+    text = render((SQL_DIR / "views.sql").read_text(encoding="utf-8"))
     text = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
     return [s.strip() for s in text.split(";") if s.strip()]
 
@@ -135,7 +137,8 @@ def compute_units(conn: Connection, structure: str, year: int) -> dict[str, int]
                 {**partition, "indicator": ind.code, "source": first_of_block[ind.units]})
             continue
         block = queries[ind.units]
-        columns = ", ".join(c for c in UNIT_COLUMNS if c in _selected(conn, block, params))
+        selected = _selected(conn, block, params)  # once: asked per column it ran ≈ 20 times
+        columns = ", ".join(c for c in UNIT_COLUMNS if c in selected)
         conn.execute(text(
             f"INSERT INTO {units_table} (structure, year, indicator, {columns}) "
             f"SELECT :structure, :year, :indicator, {columns} FROM ({block}) q"),
