@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.staging import STAGING_KEYS, STAGING_SHEETS
+from pipelines.anomalies import warnings_frame
 from pipelines.config import export_specs, load_structure
 from pipelines.conform import communes_frame, conform_partition, ingested_files_frame
 from pipelines.partitions import partition_of, partitions_def
@@ -72,7 +73,8 @@ def conformed_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     ingested = ingested_files_frame(results, sheets, files, structure_code, year, loaded_at)
     with warehouse.open() as wh:
         write_conformed(wh, structure_code, year, conformed, communes_frame(structure),
-                        quarantine, ingested, retry_on(results))
+                        quarantine, ingested, retry_on(results),
+                        warnings_frame(results, structure_code, year, loaded_at))
 
     warnings: Counter = Counter()
     for result in results.values():

@@ -93,6 +93,19 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _anomalies(args: argparse.Namespace) -> int:
+    from pipelines.anomalies import DEFAULT_OUT_DIR, NotLoaded, generate
+
+    try:
+        path = generate(args.warehouse, args.structure, args.year,
+                        Path(args.output) if args.output else DEFAULT_OUT_DIR)
+    except NotLoaded as exc:
+        print(for_terminal(f"observatoire anomalies : {exc}"), file=sys.stderr)
+        return 1
+    print(for_terminal(str(path)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="observatoire",
@@ -150,6 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--min-cell-size", type=int, default=0,
                         help="mask counts below N, and the cells that would reveal them "
                              "(default: 0, no masking)")
+    anomalies = sub.add_parser(
+        "anomalies", help="écrit anomalies-S-A.xlsx depuis l'entrepôt : les lignes rejetées "
+                          "et les avertissements à corriger dans i-milo, dossier par dossier "
+                          "(aucune donnée personnelle)")
+    anomalies.add_argument("--structure", required=True, help="la structure (ex. MNO)")
+    anomalies.add_argument("--year", type=int, required=True, help="l'année")
+    anomalies.add_argument("--output", "--out", default=None,
+                           help="dossier où écrire le fichier (par défaut : reports/ du "
+                                "projet)")
+    anomalies.add_argument("--warehouse", default=None,
+                           help="URL SQLAlchemy de l'entrepôt que lisent les analystes (par "
+                                "défaut : $WAREHOUSE_URL, sinon "
+                                "duckdb:///warehouse/observatoire.duckdb)")
     return parser
 
 
@@ -163,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         return _report(args)
     if args.command == "key":
         return _key(args)
+    if args.command == "anomalies":
+        return _anomalies(args)
     return 2
 
 

@@ -3,7 +3,7 @@ workspace.yaml)."""
 
 import dagster as dg
 
-from assets import conformed, marts, publication, raw, report, staging
+from assets import anomalies, conformed, marts, publication, raw, report, staging
 from pipelines.asset_metadata import with_table_metadata
 from pipelines.jobs import catalogue_job, ingest_job, load_job
 from pipelines.resources import default_resources
@@ -22,6 +22,7 @@ defs = dg.Definitions(
         publication.data_dictionary,
         publication.published_warehouse,
         report.report,
+        anomalies.anomalies_workbook,
     ]),
     jobs=[ingest_job, load_job, catalogue_job],
     sensors=[drop_zone_sensor],

@@ -7,8 +7,11 @@ from pipelines.tables import STAGING
 
 # The assets without partitions: the catalogue and the data dictionary (which publishes).
 UNPARTITIONED = dg.AssetSelection.assets("indicator_catalogue", "data_dictionary")
+# Made on demand only (UI, `observatoire anomalies`): loading a partition writes no more
+# files and cannot fail on it.
+ON_DEMAND = dg.AssetSelection.assets("anomalies_workbook")
 # Every partitioned asset, raw files to the published warehouse.
-PARTITIONED = dg.AssetSelection.all() - UNPARTITIONED
+PARTITIONED = dg.AssetSelection.all() - UNPARTITIONED - ON_DEMAND
 # The staging layer's assets (one step): materialised for a partition whose folder is gone,
 # it removes the partition from every layer (assets/staging.py).
 STAGING_KEYS = {name: dg.AssetKey([STAGING, name]) for name in export_specs()}

@@ -84,9 +84,10 @@ def read_staging(warehouse: Warehouse, structure: str,
 def write_conformed(warehouse: Warehouse, structure: str, year: int,
                     conformed: dict[str, pd.DataFrame], communes: pd.DataFrame,
                     quarantine: pd.DataFrame, ingested: pd.DataFrame,
-                    retry_on: date | None = None) -> None:
-    """The conformed layer of a partition, its quarantine and files, and the day its rows
-    dated after the run can be retried (`retry_on`), in one transaction."""
+                    retry_on: date | None = None,
+                    warnings: pd.DataFrame | None = None) -> None:
+    """The conformed layer of a partition, its quarantine, warnings and files, and the day
+    its rows dated after the run can be retried (`retry_on`), in one transaction."""
     where = _partition(structure, year)
     with warehouse.transaction() as conn:
         loads = t.partition_loads
@@ -96,6 +97,8 @@ def write_conformed(warehouse: Warehouse, structure: str, year: int,
             warehouse.replace_rows(conn, t.conformed_tables[name], frame, where)
         warehouse.replace_rows(conn, t.communes, communes, {"structure": structure})
         warehouse.replace_rows(conn, t.quarantine, quarantine, where)
+        if warnings is not None:
+            warehouse.replace_rows(conn, t.validation_warnings, warnings, where)
         warehouse.replace_rows(conn, t.ingested_files, ingested, where)
     if warehouse.dialect == "postgresql":
         # Fresh statistics for the counting rules' joins: without them PostgreSQL takes the
