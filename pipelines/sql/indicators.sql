@@ -8,6 +8,9 @@
 --
 -- Parameters: :structure, :year, :y_start (01/01/Y), :y_end (31/12/Y).
 -- Helpers: age_band(birth_date, at_date); views of pipelines/sql/views.sql.
+-- Subqueries name the partition (:structure, :year) rather than the outer row's: the same
+-- rows, but the engines then read one partition instead of the whole table (a national
+-- warehouse holds ≈ 1 300 partitions).
 
 -- name: new_arrivals
 -- distinct young whose date of first reception is in Y (age at first reception)
@@ -130,7 +133,7 @@ WHERE s.structure = :structure AND s.year = :year
   AND s.start_date <= :y_end AND (s.end_date IS NULL OR s.end_date >= :y_start)
   AND EXISTS (
     SELECT 1 FROM conformed.contact_events e
-    WHERE e.structure = s.structure AND e.year = s.year AND e.young_id = s.young_id
+    WHERE e.structure = :structure AND e.year = :year AND e.young_id = s.young_id
       AND e.event_date BETWEEN :y_start AND :y_end
       AND e.event_date >= s.start_date
       AND (s.end_date IS NULL OR e.event_date <= s.end_date));
@@ -183,7 +186,7 @@ WHERE e.structure = :structure AND e.year = :year
   AND e.event_date BETWEEN :y_start AND :y_end
   AND EXISTS (
     SELECT 1 FROM conformed.dispositifs d
-    WHERE d.structure = e.structure AND d.year = e.year AND d.young_id = e.young_id
+    WHERE d.structure = :structure AND d.year = :year AND d.young_id = e.young_id
       AND d.programme = 'CEJ'
       AND e.event_date >= d.entry_date
       AND (d.exit_date IS NULL OR e.event_date <= d.exit_date));
@@ -206,7 +209,7 @@ WHERE s.structure = :structure AND s.year = :year
   AND s.start_date BETWEEN :y_start AND :y_end
   AND EXISTS (
     SELECT 1 FROM conformed.dispositifs d
-    WHERE d.structure = s.structure AND d.year = s.year AND d.young_id = s.young_id
+    WHERE d.structure = :structure AND d.year = :year AND d.young_id = s.young_id
       AND d.programme = 'CEJ'
       AND s.start_date >= d.entry_date
       AND (d.exit_date IS NULL OR s.start_date <= d.exit_date));
