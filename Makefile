@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup lint clean-demo
+.PHONY: demo test test-fast coverage setup lint clean-demo
 
 $(BIN)/observatoire: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,16 @@ test: setup
 	bash scripts/test-services.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The unit tests only (pyproject.toml's markers; tests/conftest.py says which are end to end).
+test-fast: setup
+	$(BIN)/python -m pytest -m unit -q
+
+# Coverage of the unit tests (the whole suite's is `make coverage PYTEST_ARGS=`, ≈ 18 min).
+PYTEST_ARGS ?= -m unit
+coverage: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -q --cov=pipelines --cov=assets --cov=schemas \
+		--cov-report=term:skip-covered
 
 lint: setup
 	$(BIN)/ruff check .

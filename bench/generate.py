@@ -9,7 +9,8 @@ codes, unparsable dates, rows of another year) so quarantine is exercised. The r
 by copying these files under N structure codes, each with its own `structure.yaml` (name,
 territory): the structure code enters every pseudonym, so the partitions do not share ids.
 
-Files are written with openpyxl's write-only mode.
+Files are written by the demo's workbook writer (demo/workbook.py, openpyxl's write-only
+mode), the one the tests use too.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import shutil
 from pathlib import Path
 
 import yaml
-from openpyxl import Workbook
 
+from demo.workbook import export_lines, write_workbook
 from pipelines.config import code_lists
 
 TERRITORY = [
@@ -186,16 +187,11 @@ def generate_structure(folder: Path, code: str, year: int, young: int = 4000,
     counts = {}
     for name, data in rows.items():
         r.shuffle(data) if name != "jeunes" else None
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("Export")
-        ws.append([f"Extraction du 06/01/{year + 1} – Mission Locale {code}"])
-        ws.append([f"{FILE_NAMES[name]} – année {year}"])
-        ws.append([])
-        ws.append(HEADERS[name])
-        for row in data:
-            ws.append(row)
-        ws.append([f"Total : {len(data)} lignes"])
-        wb.save(folder / f"{FILE_NAMES[name]} {year}.xlsx")
+        title = [[f"Extraction du 06/01/{year + 1} – Mission Locale {code}"],
+                 [f"{FILE_NAMES[name]} – année {year}"], []]
+        write_workbook(folder / f"{FILE_NAMES[name]} {year}.xlsx",
+                       [("Export", export_lines(HEADERS[name], data, title,
+                                                f"Total : {len(data)} lignes"))])
         counts[name] = len(data)
     return counts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pipelines.resources import DEFAULT_RAW_DIR
@@ -60,11 +61,29 @@ def _key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from pipelines.demo.generate import write_demo
+def _demo_writer() -> Callable[[Path], object] | None:
+    """The demo generator of the checkout (demo/ beside pipelines/): it is not installed with
+    the package. None when this installation has no checkout around it."""
+    from pipelines.config import PROJECT_ROOT
 
+    if not (PROJECT_ROOT / "demo" / "generate.py").is_file():
+        return None
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    from demo.generate import write_demo
+
+    return write_demo
+
+
+def _demo(args: argparse.Namespace) -> int:
     raw = Path(args.raw)
     if not (raw / "MNO").exists():
+        write_demo = _demo_writer()
+        if write_demo is None:
+            _say("observatoire demo : la démo a besoin d'une copie du dépôt (git clone), qui "
+                 "contient son générateur (demo/) ; il n'est pas installé avec le paquet. "
+                 "Lancez `make demo` depuis cette copie.")
+            return 2
         _say(f"Generating the synthetic demo drop zone in {raw}/MNO …")
         write_demo(raw)
     else:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import openpyxl
 import yaml
+
+from demo.workbook import export_lines, write_workbook
 
 TERRITORY = [
     {"insee": "59368", "name": "La Madeleine"},
@@ -30,20 +31,11 @@ PROPOSALS = ["Identifiant jeune", "Date de la proposition", "Thème", "État"]
 def write_xlsx(path: Path, headers: Sequence[str], rows: Sequence[Sequence[object]],
                title_lines: Sequence[str] = (), sheet: str = "Export",
                total_line: bool = False) -> Path:
-    """A workbook with optional title lines above the header and a Total line below."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = sheet
-    for line in title_lines:
-        ws.append([line])
-    ws.append(list(headers))
-    for row in rows:
-        ws.append(list(row))
-    if total_line:
-        ws.append([f"Total : {len(rows)}"])
-    wb.save(path)
-    return path
+    """A workbook with optional title lines above the header and a Total line below (the
+    demo's and the benchmark's writer, demo/workbook.py)."""
+    lines = export_lines(headers, rows, [[line] for line in title_lines],
+                         f"Total : {len(rows)}" if total_line else None)
+    return write_workbook(path, [(sheet, lines)])
 
 
 def write_structure(raw: Path, code: str = "TST", territory: list[dict] | None = None,

@@ -39,6 +39,26 @@ def _postgres_reason() -> str | None:
 
 PG_SKIP = _postgres_reason()
 
+# `unit` / `e2e` (pyproject.toml): `make test-fast` runs the unit tests, `make test` both.
+# End to end: a module that runs Dagster, subprocesses, Celery, PostgreSQL or the demo, or
+# fuzzes for minutes (test_fuzz); any other test using one of E2E_FIXTURES is one too.
+E2E_MODULES = {
+    "test_anomalies", "test_bad_inputs", "test_celery", "test_cli", "test_crashes",
+    "test_demo", "test_disk_full", "test_fuzz", "test_hostile_files", "test_indicators",
+    "test_keys", "test_lifecycle", "test_operations", "test_pipeline",
+    "test_postgres_readers", "test_print", "test_report", "test_safe_outputs", "test_scale",
+    "test_ui", "test_views",
+}
+E2E_FIXTURES = {"run", "demo_warehouse", "postgres_url", "warehouse_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        fixtures = set(getattr(item, "fixturenames", ()))
+        end_to_end = module in E2E_MODULES or bool(fixtures & E2E_FIXTURES)
+        item.add_marker(pytest.mark.e2e if end_to_end else pytest.mark.unit)
+
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
@@ -101,7 +121,7 @@ def query(url: str, sql: str, **params) -> list[dict]:
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """The seeded demo drop zone (MNO 2024 and 2025) run once for the whole session:
     (published warehouse URL, folder)."""
-    from pipelines.demo.generate import write_demo
+    from demo.generate import write_demo
 
     root = tmp_path_factory.mktemp("demo")
     write_demo(root / "raw")

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import csv
 import re
+import tomllib
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from setuptools import find_packages
 
+import pipelines.config
+from pipelines.cli import main
 from tests.conftest import query
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "contract"
-COPY = ROOT / "pipelines" / "demo" / "targets"
+COPY = ROOT / "demo" / "targets"
 KEY = ["structure", "year", "indicator", "commune_insee", "dimension_1", "category_1",
        "dimension_2", "category_2"]
 
@@ -134,3 +138,26 @@ def test_documented_lineage_queries_return_the_units_of_the_cell(demo, sql):
     where = sql.split("WHERE", 1)[1]
     units = query(demo, f"SELECT count(*) AS n FROM marts.indicator_units u WHERE {where}")
     assert len(rows) == units[0]["n"] > 0
+
+
+def test_the_installed_package_leaves_the_demo_in_the_checkout():
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    rule = found["tool"]["setuptools"]["packages"]["find"]
+    packages = find_packages(str(ROOT), include=rule["include"], exclude=rule.get("exclude", ()))
+    assert "pipelines" in packages
+    assert not [p for p in packages if p.split(".")[0] == "demo" or ".demo" in p], packages
+
+
+def test_the_demo_generator_is_split_in_small_modules():
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines())
+             for p in (ROOT / "demo").glob("*.py")}
+    assert len(sizes) > 10 and max(sizes.values()) < 600, sizes
+
+
+def test_demo_without_a_checkout_says_it_needs_one(tmp_path: Path, monkeypatch, capsys):
+    # an installation without the repository around it: no demo/ beside the package
+    monkeypatch.setattr(pipelines.config, "PROJECT_ROOT", tmp_path)
+    assert main(["demo", "--raw", str(tmp_path / "raw")]) == 2
+    said = capsys.readouterr().out
+    assert "la démo a besoin d'une copie du dépôt" in said and "make demo" in said
+    assert not (tmp_path / "raw").exists()
