@@ -137,6 +137,29 @@ def write_catalogue(warehouse: Warehouse) -> int:
         return warehouse.insert_frame(conn, t.indicator_catalogue, catalogue_frame())
 
 
+def catalogue_is_current(warehouse: Warehouse) -> bool:
+    """Whether the warehouse's `indicator_catalogue` and `data_dictionary` hold exactly the
+    rows the configuration and the tables give now, compared row by row (≈ 0.05 s): a run
+    then skips the catalogue's own Dagster run (≈ 1 s before its first partition)."""
+    from pipelines.dictionary import frame as dictionary_frame  # late: dictionary imports this
+
+    def rows(frame: pd.DataFrame) -> set[tuple[str | None, ...]]:
+        return {tuple(None if pd.isna(v) else str(v) for v in row)
+                for row in frame.itertuples(index=False, name=None)}
+
+    expected = {t.indicator_catalogue: catalogue_frame(), t.data_dictionary: dictionary_frame()}
+    try:
+        with warehouse.transaction() as conn:
+            for table, frame in expected.items():
+                columns = ", ".join(f'"{c}"' for c in frame.columns)
+                held = warehouse.read_frame(conn, f"SELECT {columns} FROM {table.fullname}")
+                if len(held) != len(frame) or rows(held) != rows(frame):
+                    return False
+    except sa.exc.SQLAlchemyError:  # no table yet, or not these columns
+        return False
+    return True
+
+
 def read_values(warehouse: Warehouse, structure: str, year: int) -> pd.DataFrame:
     with warehouse.transaction() as conn:
         return warehouse.read_frame(

@@ -1,8 +1,9 @@
 """Run the pipeline from the command line: the runs `plan_runs` calls for, executed by
 Dagster in this process, one after the other.
 
-Each run is a named job of the code location (`load_partition`, `ingest_partition` on a
-subset for the next year's trends and the publication, `publish_catalogue`), tagged with its
+Each run is a named job of the code location (`integrer_partition`: for each partition all
+but the publication, then on subsets for the next year's trends and the one publication;
+`publier_catalogue` first), tagged with its
 structure and year, in the instance's history unless `--no-history`. Parallel work is
 Dagster's: the daemon's run queue (sensor, schedule, UI) or Celery workers
 (docs/scaling.md); this module keeps no process pool, queue or lock of its own.
@@ -35,7 +36,7 @@ from pipelines.plan import (
     plan_runs,
     vanished_partitions,
 )
-from pipelines.publish import partitions_held
+from pipelines.publish import catalogue_is_current, partitions_held
 from pipelines.recovery import PROCESS_TAG, pool_holders, reclaim_dead_runs, this_process
 from pipelines.resources import default_resources
 from pipelines.sensors import recorded_inputs, stale_inputs
@@ -293,7 +294,7 @@ def run_partitions(
     chosen = [(s, y) for s, y in found
               if (not structures or s in structures) and (not years or y in years)]
     summary = RunSummary(notices=[f"Dépôt : {w}" for w in drop_zone_warnings(Path(raw_dir))])
-    held = _held(url)
+    held, catalogue_current = _warehouse_state(url)
 
     def named(p: tuple[str, int]) -> bool:
         return (not structures or p[0] in structures) and (not years or p[1] in years)
@@ -348,7 +349,7 @@ def run_partitions(
             target = CeleryTarget(Path(raw_dir), url, run_date,
                                   sorted({s for s, _ in chosen}) if new_key else None)
         _run_planned(summary, plan_runs(chosen, found, Publication.ONCE, vanished), instance,
-                     target, progress)
+                     target, progress, catalogue_current)
     except (RunInterrupted, KeyboardInterrupt):
         summary.interrupted = True
         progress("Interrompu (Ctrl+C ou SIGTERM) : les partitions suivantes ne sont pas "
@@ -360,11 +361,15 @@ def run_partitions(
 
 def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.DagsterInstance,
                  definitions: dg.Definitions | CeleryTarget,
-                 progress: Callable[[str], None]) -> None:
-    """The catalogue, then the planned runs in order: the partitions, the next years'
-    trends, the publication (of the last partition that succeeded)."""
-    catalogue = execute(CATALOGUE, instance, definitions, progress)
-    if not catalogue.success:
+                 progress: Callable[[str], None], catalogue_current: bool = False) -> None:
+    """The catalogue (unless the warehouse already holds it as it is now), then the planned
+    runs in order: the partitions, the next years' trends, the publication (of the last
+    partition that succeeded)."""
+    if catalogue_current:
+        catalogue = None
+    else:
+        catalogue = execute(CATALOGUE, instance, definitions, progress)
+    if catalogue is not None and not catalogue.success:
         summary.publication_error = f"catalogue des indicateurs : {_error_of(catalogue)}"
         progress(f"ÉCHEC : {summary.publication_error}")
         return
@@ -417,13 +422,16 @@ def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.Dagst
                 progress(f"ÉCHEC : {summary.publication_error}")
 
 
-def _held(url: str | None) -> set[tuple[str, int]]:
-    """The partitions the working warehouse holds rows of (none before its first run)."""
+def _warehouse_state(url: str | None) -> tuple[set[tuple[str, int]], bool]:
+    """The partitions the working warehouse holds rows of (none before its first run), and
+    whether its catalogue and dictionary are current (one opening of the warehouse)."""
     wh = Warehouse(url)
     try:
-        return partitions_held(wh)
-    except sa.exc.SQLAlchemyError:  # no table yet
-        return set()
+        try:
+            held = partitions_held(wh)
+        except sa.exc.SQLAlchemyError:  # no table yet
+            return set(), False
+        return held, catalogue_is_current(wh)
     finally:
         wh.dispose()
 

@@ -78,16 +78,48 @@ def test_runs_are_named_jobs_tagged_with_their_partition(tmp_path: Path,
     runs = list(reversed(instance.get_runs()))
     assert [(r.job_name, r.tags.get("dagster/partition"), r.tags.get("observatoire/purpose"))
             for r in runs] == [
-        ("publish_catalogue", None, "catalogue"),
-        ("load_partition", "TST|2024", "ingest"),
-        ("load_partition", "AUT|2025", "ingest"),
-        ("load_partition", "TST|2025", "ingest"),
-        ("ingest_partition", "TST|2025", "publication"),
+        ("publier_catalogue", None, "catalogue"),
+        ("integrer_partition", "TST|2024", "ingest"),
+        ("integrer_partition", "AUT|2025", "ingest"),
+        ("integrer_partition", "TST|2025", "ingest"),
+        ("integrer_partition", "TST|2025", "publication"),
     ]
     assert all(r.tags.get("observatoire/process") for r in runs)
     assert {r.tags.get("dagster/partition/structure") for r in runs[1:]} == {"TST", "AUT"}
     trends = _figures(warehouse_url, "indicator_trends")
     assert any(r[0] == "TST" and r[1] == 2025 for r in trends)
+
+
+def test_an_unchanged_catalogue_is_not_run_again(tmp_path: Path, warehouse_url: str) -> None:
+    """The catalogue's own run (≈ 1 s before the first partition) happens only when the
+    warehouse's catalogue or dictionary differ from what the configuration gives: after an
+    analyst's edit of the catalogue, it runs again and restores it."""
+    import dagster as dg
+
+    from pipelines.jobs import catalogue_job
+    from pipelines.runner import run_partitions
+    from tests.conftest import RUN_DATE
+
+    raw = _region(tmp_path / "raw")
+    instance = dg.DagsterInstance.ephemeral()
+
+    def catalogue_runs(**named: list) -> int:
+        summary = run_partitions(raw, url=warehouse_url, run_date=RUN_DATE, instance=instance,
+                                 progress=lambda _m: None, **named)
+        assert summary.ok, (summary.failed, summary.publication_error)
+        return sum(r.job_name == catalogue_job.name for r in instance.get_runs())
+
+    assert catalogue_runs() == 1
+    assert catalogue_runs(structures=["AUT"]) == 1  # unchanged: not run again
+    engine = sa.create_engine(working_url(warehouse_url))
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE indicator_catalogue SET label = 'modifié' "
+                             "WHERE indicator = 'new_arrivals'"))
+    engine.dispose()
+    assert catalogue_runs(structures=["AUT"]) == 2
+    labels = {r["indicator"]: r["label"]
+              for r in query(warehouse_url, "SELECT indicator, label FROM indicator_catalogue")}
+    assert labels["new_arrivals"] != "modifié"
 
 
 # --- steps meet only in storage ----------------------------------------------------------
