@@ -8,6 +8,7 @@ import pandas as pd
 
 from assets.staging import STAGING_KEYS, STAGING_SHEETS
 from pipelines.anomalies import warnings_frame
+from pipelines.asset_metadata import unplotted
 from pipelines.config import export_specs, load_structure
 from pipelines.conform import communes_frame, conform_partition, ingested_files_frame
 from pipelines.partitions import partition_of, partitions_def
@@ -93,8 +94,8 @@ def conformed_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         yield dg.AssetCheckResult(
             asset_key=key, check_name="rows_pass_contract", passed=rejects.empty,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"rows_rejected": int(rejects[["file", "sheet", "row_number"]]
-                                           .drop_duplicates().shape[0]),
+            metadata={"rows_rejected": unplotted(rejects[["file", "sheet", "row_number"]]
+                                                 .drop_duplicates().shape[0]),
                       "by_reason": by_reason,
                       "warnings": [w for w in warnings if w.startswith(name)]},
         )

@@ -6,7 +6,7 @@ import pandas as pd
 
 from assets.conformed import COMMUNES, CONFORMED_KEYS
 from pipelines import reconcile
-from pipelines.asset_metadata import INDICATOR_VALUES_LINEAGE
+from pipelines.asset_metadata import INDICATOR_VALUES_LINEAGE, unplotted
 from pipelines.compute import catalogue, compute_units, indicator_values, trends
 from pipelines.partitions import partition_of, partitions_def
 from pipelines.publish import (
@@ -113,14 +113,14 @@ def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: Warehou
         "totals": dg.MetadataValue.md(
             totals[["indicator", "value"]].to_markdown(index=False)),
         "source_files": dg.MetadataValue.md(files.to_markdown(index=False)),
-        "indicators": len(catalogue().indicators),
+        "indicators": unplotted(len(catalogue().indicators)),
         "written": written,
         "dagster/column_lineage": INDICATOR_VALUES_LINEAGE,
     })
     for name, failures in failing.items():
         yield dg.AssetCheckResult(
             asset_key="indicator_values", check_name=name, passed=failures.empty,
-            metadata={"failing_cells": len(failures),
+            metadata={"failing_cells": unplotted(len(failures)),
                       "failures": dg.MetadataValue.md(
                           failures.head(50).to_markdown(index=False) if len(failures)
                           else "(aucune)")},

@@ -8,10 +8,11 @@ sees a half-written partition (pipelines/warehouse.py, docs/operations.md).
 import time
 
 import dagster as dg
+from dagster import DagsterEventType
 
 from pipelines.dictionary import write_dictionary
-from pipelines.partitions import partition_of, partitions_def
-from pipelines.publish import prepare
+from pipelines.partitions import partition_key, partition_of, partitions_def
+from pipelines.publish import partitions_held, prepare
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import PublicationError, Warehouse
 
@@ -24,8 +25,8 @@ def _publish(wh: Warehouse) -> dict:
     except PublicationError as exc:
         raise dg.Failure(description=str(exc)) from exc
     if target is None:
-        return {"published": "nothing to copy: the readers of this database see each "
-                             "committed partition (PostgreSQL)"}
+        return {"published": "rien à copier : les lecteurs de cette base voient chaque "
+                             "partition dès son écriture (PostgreSQL)"}
     return {"published": dg.MetadataValue.path(str(target)),
             "size_bytes": target.stat().st_size,
             "seconds": round(time.perf_counter() - started, 3)}
@@ -66,5 +67,47 @@ def published_warehouse(context: dg.AssetExecutionContext,
     structure, year = partition_of(context)
     with warehouse.open() as wh:
         published = _publish(wh)
-    context.log.info(f"{structure} {year}: published ({published['published']})")
-    return dg.MaterializeResult(metadata=published)
+        held = partitions_held(wh)
+    also = published_with(context.instance, held, (structure, year))
+    for other in also:
+        # the copy holds them too: their status in the UI says so (the command line loads
+        # every partition, then publishes once, on the last one)
+        context.log_event(dg.AssetMaterialization(
+            asset_key=PUBLISHED, partition=str(partition_key(*other)),
+            metadata={**published, "publiée avec": dg.MetadataValue.text(
+                f"{structure} {year} (même copie de l'entrepôt)")}))
+    context.log.info(f"{structure} {year} : entrepôt publié ({published['published']})"
+                     + (f", avec {len(also)} autre(s) partition(s)" if also else ""))
+    return dg.MaterializeResult(metadata={
+        **published, "autres partitions publiées": dg.MetadataValue.text(
+            ", ".join(f"{s} {y}" for s, y in also) or "aucune")})
+
+
+PUBLISHED = dg.AssetKey("published_warehouse")
+# What a partition's published figures come from: newer than its last publication, the
+# partition is published again by the next copy.
+_PUBLISHED_FROM = (dg.AssetKey("indicator_values"), dg.AssetKey("indicator_trends"))
+
+
+def published_with(instance: dg.DagsterInstance, held: set[tuple[str, int]],
+                   own: tuple[str, int]) -> list[tuple[str, int]]:
+    """The partitions, other than `own`, that a copy of the warehouse publishes anew: held
+    in it, known to the instance, and never published or changed since their last
+    publication (by storage id: the event log's order)."""
+    structures = set(instance.get_dynamic_partitions("structure"))
+    years = set(instance.get_dynamic_partitions("year"))
+    candidates = {str(partition_key(s, y)): (s, y) for s, y in held
+                  if (s, y) != own and s in structures and str(y) in years}
+    if not candidates:
+        return []
+    materialized = DagsterEventType.ASSET_MATERIALIZATION
+    last_published = instance.get_latest_storage_id_by_partition(
+        PUBLISHED, materialized, set(candidates))
+    changed: dict[str, int] = {}
+    for key in _PUBLISHED_FROM:
+        for partition, storage_id in instance.get_latest_storage_id_by_partition(
+                key, materialized, set(candidates)).items():
+            changed[partition] = max(storage_id, changed.get(partition, 0))
+    return sorted((candidates[p] for p in candidates
+                   if p not in last_published or changed.get(p, 0) > last_published[p]),
+                  key=lambda sy: (sy[1], sy[0]))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.asset_metadata import unplotted
 from pipelines.partitions import partition_of, partitions_def
 from pipelines.report import write_report
 from pipelines.reporting.figures import load_figures
@@ -48,7 +49,7 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig,
     return dg.MaterializeResult(metadata={
         "workbook": dg.MetadataValue.path(str(workbook)),
         "page": dg.MetadataValue.path(str(page)),
-        "min_cell_size": config.min_cell_size,
-        "masked_cells": written.masked_cells,
-        "tables": len(written.reports[0].tables),
+        "min_cell_size": unplotted(config.min_cell_size),
+        "masked_cells": unplotted(written.masked_cells),
+        "tables": unplotted(len(written.reports[0].tables)),
     })

@@ -1,6 +1,6 @@
-"""Table metadata the Dagster UI shows: each asset's column schema, from the SQLAlchemy
-table it writes (pipelines/tables.py) and the data dictionary's meanings, and the column
-lineage of `indicator_values`."""
+"""Metadata the Dagster UI shows: each asset's column schema, from the SQLAlchemy table it
+writes (pipelines/tables.py) and the data dictionary's meanings, the column lineage of
+`indicator_values`, and counts shown without a plot (`unplotted`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ import sqlalchemy as sa
 
 from pipelines import tables as t
 from pipelines.dictionary import data_type, describe
+
+
+def unplotted(count: int) -> dg.TextMetadataValue:
+    """A count the UI shows as text. Dagster plots every int and float metadata entry across
+    an asset's materialisations; a count that is nearly always the same (masked cells, the
+    failing cells of a check that passes, the size of the catalogue) made a flat line of
+    zeros that reads like a measure. Text is shown, not plotted."""
+    return dg.MetadataValue.text(f"{count:,}".replace(",", "\u202f"))
 
 
 def table_of(key: dg.AssetKey) -> sa.Table | None:

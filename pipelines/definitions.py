@@ -5,7 +5,7 @@ import dagster as dg
 
 from assets import anomalies, conformed, marts, publication, raw, report, staging
 from pipelines.asset_metadata import with_table_metadata
-from pipelines.jobs import catalogue_job, ingest_job, load_job
+from pipelines.jobs import catalogue_job, ingest_job
 from pipelines.resources import default_resources
 from pipelines.schedules import nightly_refresh
 from pipelines.sensors import drop_zone_sensor
@@ -24,7 +24,7 @@ defs = dg.Definitions(
         report.report,
         anomalies.anomalies_workbook,
     ]),
-    jobs=[ingest_job, load_job, catalogue_job],
+    jobs=[ingest_job, catalogue_job],
     sensors=[drop_zone_sensor],
     schedules=[nightly_refresh],
     resources=default_resources(),

@@ -1,7 +1,7 @@
 """The project's jobs on Celery workers: the same assets, Dagster's Celery executor.
 
 `pipelines.definitions` runs every step of a run in one process (in-process executor). Here
-the same assets and the same jobs (`ingest_partition`, `publish_catalogue`) get
+the same assets and the same jobs (`integrer_partition`, `publier_catalogue`) get
 `dagster_celery`'s executor: the process that starts a run only plans it and waits, each
 step is a Celery task that a worker (scripts/celery-worker.sh) executes. What it needs:
 
@@ -209,7 +209,7 @@ def run_partition_on_celery(
     job_name: str = INGEST_JOB,
     new_key_structures: list[str] | None = None,
 ) -> tuple[bool, str, str | None]:
-    """A partition's run (`ingest_partition` unless told, every partitioned asset unless
+    """A partition's run (`integrer_partition` unless told, every partitioned asset unless
     `asset_selection`) on the Celery workers: (success, run id, error naming the
     partition)."""
     return run_on_celery(job_name, (structure, year), instance=instance, raw_dir=raw_dir,
@@ -225,7 +225,7 @@ def run_catalogue_on_celery(
     run_date: str | None,
     tags: dict[str, str] | None = None,
 ) -> tuple[bool, str, str | None]:
-    """`publish_catalogue` (the indicator catalogue, the data dictionary) on the workers."""
+    """`publier_catalogue` (the indicator catalogue, the data dictionary) on the workers."""
     return run_on_celery(CATALOGUE_JOB, None, instance=instance, raw_dir=raw_dir, url=url,
                          run_date=run_date, tags=tags)
 

@@ -1,4 +1,5 @@
-"""Jobs: what the schedule, the sensor and the command line materialise."""
+"""Jobs: what the schedule, the sensor, the command line and a person in the UI materialise
+(`integrer_partition` for a partition, `publier_catalogue` for the catalogue)."""
 
 import dagster as dg
 
@@ -24,23 +25,33 @@ PUBLISHED = dg.AssetKey("published_warehouse")
 NEXT_YEAR_ASSETS = [dg.AssetKey("indicator_trends"), dg.AssetKey("report"),
                     dg.AssetKey("published_warehouse")]
 
-ingest_job = dg.define_asset_job(
-    name="ingest_partition",
-    selection=PARTITIONED,
-    description="Lit, valide et conforme les exports d'une structure pour une année, puis "
-                "calcule ses indicateurs et leurs évolutions, et publie l'entrepôt.",
-)
+# What the command line materialises for each partition before its one publication at the
+# end (the publication then marks every partition it published: assets/publication.py).
+LOADING = PARTITIONED - dg.AssetSelection.assets(PUBLISHED)
 
-load_job = dg.define_asset_job(
-    name="load_partition",
-    selection=PARTITIONED - dg.AssetSelection.assets(PUBLISHED),
-    description="Lit, valide et conforme les exports d'une structure pour une année, calcule "
-                "ses indicateurs, leurs évolutions et son rapport, sans publier : la ligne de "
-                "commande publie une fois, après toutes ses partitions.",
+# The job a person picks in the UI for a partition, and the one the command line's runs
+# show (on the subset LOADING, then on the publication alone): one name everywhere.
+ingest_job = dg.define_asset_job(
+    name="integrer_partition",
+    selection=PARTITIONED,
+    description="Intègre une partition (une structure, une année) : lit, valide et conforme ses "
+                "exports, calcule ses indicateurs, leurs évolutions et son rapport, puis publie "
+                "l'entrepôt que lisent les analystes. C'est le job à matérialiser pour une "
+                "partition dans l'interface ; la ligne de commande lance le même.",
 )
 
 catalogue_job = dg.define_asset_job(
-    name="publish_catalogue",
+    name="publier_catalogue",
     selection=UNPARTITIONED,
-    description="Publie le catalogue des indicateurs et le dictionnaire des données.",
+    description="Publie le catalogue des indicateurs et le dictionnaire des données (sans "
+                "partition ; la ligne de commande le lance avant ses partitions).",
 )
+
+
+def keys_of(selection: dg.AssetSelection) -> tuple[dg.AssetKey, ...]:
+    """The asset keys of `selection` in the code location, in a stable order (a run request
+    or an in-process run takes keys, not selections)."""
+    from pipelines.definitions import defs  # late: pipelines.definitions imports this module
+
+    return tuple(sorted(selection.resolve(defs.resolve_asset_graph()),
+                        key=lambda key: key.to_user_string()))

@@ -24,12 +24,13 @@ from enum import Enum
 import dagster as dg
 
 from pipelines.jobs import (
+    LOADING,
     NEXT_YEAR_ASSETS,
     PUBLISHED,
     STAGING_ASSETS,
     catalogue_job,
     ingest_job,
-    load_job,
+    keys_of,
 )
 from pipelines.partitions import partition_key
 
@@ -96,7 +97,9 @@ def plan_runs(changed: Iterable[Partition], found: Iterable[Partition],
     each = publication is Publication.EACH
     removal = (*STAGING_ASSETS, PUBLISHED) if each else tuple(STAGING_ASSETS)
     runs = [PlannedRun(ingest_job.name, p, removal, purpose="removal") for p in vanished]
-    runs += [PlannedRun(ingest_job.name if each else load_job.name, p) for p in changed]
+    # once: every partitioned asset but the publication, which follows them all
+    loading = None if each else keys_of(LOADING)
+    runs += [PlannedRun(ingest_job.name, p, loading) for p in changed]
     followers = sorted({(s, y + 1) for s, y in [*changed, *vanished]
                         if (s, y + 1) in found and (s, y + 1) not in changed},
                        key=lambda sy: (sy[1], sy[0]))

@@ -3,7 +3,7 @@
 At $OBSERVATOIRE_NIGHTLY_CRON (default `0 2 * * *`, 2 a.m. Europe/Paris) it hashes the drop
 zone's export files and compares them with the files behind the published figures
 (`ingested_files`): a partition with a file new, changed or gone, or never loaded, gets a
-run of `ingest_partition`, and the next year, when it exists, a run of its trends and
+run of `integrer_partition`, and the next year, when it exists, a run of its trends and
 publication (the sensor's change detection, pipelines/sensors.py). It catches what the
 sensor missed while it was off, and retries partitions whose load failed.
 """

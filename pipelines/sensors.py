@@ -5,7 +5,7 @@ Change detection (shared with the nightly schedule, pipelines/schedules.py): the
 files of every partition folder (those the reader reads: pipelines/read.py
 `list_export_files`) and their sha256, compared with what is already known. A partition
 whose set of (file, sha256) differs (a file new, changed or gone) gets a run of the
-`ingest_partition` job, and the next year's partition, when it exists, a run of its trends
+`integrer_partition` job, and the next year's partition, when it exists, a run of its trends
 (`indicator_trends` compares a year with the one before) and of its publication.
 
 The sensor's cursor is compact JSON:

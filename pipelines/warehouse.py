@@ -476,7 +476,9 @@ def replace_changed(conn: Connection, statements: list[str]) -> list[str]:
         if found is None:
             raise ValueError(f"not a CREATE OR REPLACE VIEW/FUNCTION: {statement[:60]!r}")
         kind, name = found.group(1).upper(), found.group(2)
-        qualified = name if "." in name else f"public.{name}"
+        # a view of the default schema (the analysts' `indicateurs`): public or main
+        default = "public" if conn.dialect.name == "postgresql" else "main"
+        qualified = name if "." in name else f"{default}.{name}"
         comment, definition = state.get(qualified, (None, ""))
         if comment is not None and comment == _fingerprint(statement, definition):
             continue

@@ -192,7 +192,8 @@ def test_celery_workers_give_the_embedded_figures(cluster: Cluster, tmp_path: Pa
     assert [(o.structure, o.year) for o in summary.outcomes] == [
         ("AUT", 2024), ("TST", 2024), ("AUT", 2025), ("TST", 2025)]
     executed: dict[str, str] = {}
-    loads = [r for r in cluster.instance.get_runs() if r.job_name == "load_partition"]
+    loads = [r for r in cluster.instance.get_runs()
+             if r.job_name == "integrer_partition" and r.tags["observatoire/purpose"] == "ingest"]
     assert len(loads) == 4
     for record in loads:
         assert record.tags["observatoire/trigger"] == "command_line"

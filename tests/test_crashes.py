@@ -190,7 +190,7 @@ def test_the_daemon_starts_queued_runs_after_a_crashed_run(tmp_path: Path) -> No
             tags = {**partitions_def.get_tags_for_partition_key(
                 str(partition_key(structure, year))), "test": "after-crash"}
             subprocess.run([str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml",
-                            "-j", "ingest_partition", "--tags", json.dumps(tags)],
+                            "-j", "integrer_partition", "--tags", json.dumps(tags)],
                            cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
         daemon = subprocess.Popen(
             [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=PROJECT_ROOT,

@@ -88,10 +88,10 @@ class Sensor:
 
 
 def _ingests(result) -> list[tuple[str, str, tuple | None]]:
-    """(structure, year, asset selection) of each run request of `ingest_partition`."""
+    """(structure, year, asset selection) of each run request of `integrer_partition`."""
     out = []
     for r in result.run_requests or []:
-        if r.job_name == "ingest_partition":
+        if r.job_name == "integrer_partition":
             keys = partitions_def.get_partition_key_from_str(r.partition_key).keys_by_dimension
             out.append((keys["structure"], keys["year"],
                         tuple(r.asset_selection) if r.asset_selection else None))
@@ -111,7 +111,7 @@ def test_sensor_runs_new_changed_and_next_year_partitions_only(tmp_path, duckdb_
     first = sensor.tick()  # a new file: its partition registered and run, the catalogue too
     assert _ingests(first) == [("TST", "2025", None)]
     assert _partition_requests(first) == {"structure": ["TST"], "year": ["2025"]}
-    assert [r.job_name for r in first.run_requests if not r.partition_key] == ["publish_catalogue"]
+    assert [r.job_name for r in first.run_requests if not r.partition_key] == ["publier_catalogue"]
     assert all(r.run_key for r in first.run_requests)
     assert len(json.loads(sensor.cursor)["files"]) == 1
     assert " " not in sensor.cursor  # compact JSON
@@ -523,7 +523,7 @@ def test_the_daemon_runs_queued_partitions_a_structures_years_in_order(tmp_path,
             tags = {**partitions_def.get_tags_for_partition_key(
                 str(partition_key(structure, year))), "test": "queue"}
             subprocess.run([str(bin_dir / "dagster"), "job", "launch", "-w", "workspace.yaml",
-                            "-j", "ingest_partition", "--tags", json.dumps(tags)],
+                            "-j", "integrer_partition", "--tags", json.dumps(tags)],
                            cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
         runs = instance.get_run_records(dg.RunsFilter(tags={"test": "queue"}))
         assert {r.dagster_run.status for r in runs} == {dg.DagsterRunStatus.QUEUED}

@@ -21,3 +21,29 @@ SELECT * FROM conformed.situations WHERE is_counted;
 -- "granted aid": status empty, Accordé, Payé or Versé.
 CREATE OR REPLACE VIEW conformed.granted_aids AS
 SELECT * FROM conformed.aides WHERE is_granted;
+
+-- The analysts' view (warehouse.md, `indicateurs`): one row per indicator_values row, with
+-- its catalogue label and unit, its level instead of the null conventions, the dimensions'
+-- French labels (config/dimension_labels.yaml), counts as integers in `valeur` and euros in
+-- `montant_euros` (the indicators whose measure is `amount` in config/indicators.yaml).
+CREATE OR REPLACE VIEW indicateurs AS
+SELECT v.structure,
+       v.year AS annee,
+       v.indicator AS code,
+       c.label AS libelle,
+       c.unit AS unite,
+       CASE WHEN v.dimension_1 IS NOT NULL THEN 'ventilation'
+            WHEN v.commune_insee IS NOT NULL THEN 'commune'
+            ELSE 'total' END AS niveau,
+       v.commune_insee,
+       v.commune,
+       {{ dimension_label(v.dimension_1) }} AS dimension_1,
+       v.category_1 AS categorie_1,
+       {{ dimension_label(v.dimension_2) }} AS dimension_2,
+       v.category_2 AS categorie_2,
+       CAST(CASE WHEN v.indicator NOT IN ({{ amount_indicators() }}) THEN v.value END
+            AS BIGINT) AS valeur,
+       CAST(CASE WHEN v.indicator IN ({{ amount_indicators() }}) THEN v.value END
+            AS NUMERIC(18, 2)) AS montant_euros
+FROM indicator_values v
+LEFT JOIN indicator_catalogue c ON c.indicator = v.indicator;
