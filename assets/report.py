@@ -7,7 +7,7 @@ import dagster as dg
 
 from pipelines.asset_metadata import unplotted
 from pipelines.partitions import partition_of, partitions_def
-from pipelines.report import write_report
+from pipelines.report import structure_name, write_report
 from pipelines.reporting.figures import load_figures
 from pipelines.resources import DropZoneResource, WarehouseResource
 
@@ -16,7 +16,8 @@ REPORTS_DIR_ENV = "OBSERVATOIRE_REPORTS_DIR"
 
 class ReportConfig(dg.Config):
     """Where the files go (default: $OBSERVATOIRE_REPORTS_DIR, else `reports/` beside the
-    drop zone) and the small-cell threshold (0: no masking, the internal report)."""
+    drop zone) and the small-cell threshold (0: no masking, the internal report; above 0, the
+    published report, its own files `rapport-<S>-<Y>-diffusion.*`)."""
 
     out_dir: str | None = None
     min_cell_size: int = 0
@@ -44,6 +45,7 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig,
     with warehouse.open() as wh:
         with wh.transaction() as conn:
             figures = load_figures(conn, structure, year)
+    figures.name = structure_name(drop_zone.root, structure)
     written = write_report(figures, reports_dir(config, drop_zone), config.min_cell_size)
     workbook, page = written.files
     return dg.MaterializeResult(metadata={

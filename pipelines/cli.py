@@ -99,7 +99,7 @@ def _report(args: argparse.Namespace) -> int:
     try:
         written = generate(args.warehouse, args.structure, args.year,
                            Path(args.out) if args.out else DEFAULT_REPORTS_DIR,
-                           args.min_cell_size)
+                           args.min_cell_size, Path(args.raw))
     except LookupError as exc:
         # the message may quote a name from the command line or the warehouse
         print(for_terminal(f"observatoire report: {exc}"), file=sys.stderr)
@@ -180,8 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="SQLAlchemy URL of the warehouse analysts read (default: "
                              "$WAREHOUSE_URL, else duckdb:///warehouse/observatoire.duckdb)")
     report.add_argument("--min-cell-size", type=int, default=0,
-                        help="mask counts below N, and the cells that would reveal them "
-                             "(default: 0, no masking)")
+                        help="masque les effectifs inférieurs à N et les cases qui les "
+                             "révéleraient, dans le rapport à diffuser "
+                             "rapport-<S>-<A>-diffusion.* (le rapport interne n'est pas "
+                             "touché ; par défaut : 0, pas de masque)")
+    report.add_argument("--raw", default=str(DEFAULT_RAW_DIR),
+                        help="le dépôt dont les structure.yaml donnent le nom des structures "
+                             "dans les titres (par défaut : %(default)s)")
     anomalies = sub.add_parser(
         "anomalies", help="écrit anomalies-S-A.xlsx depuis l'entrepôt : les lignes rejetées "
                           "et les avertissements à corriger dans i-milo, dossier par dossier "

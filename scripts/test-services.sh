@@ -20,4 +20,14 @@ fi
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 || true
 fi
+# LibreOffice prints the workbook to PDF in tests/test_print.py (skipped, with the reason, when
+# absent), with Carlito (Calibri's metrics: the page breaks are computed for them) and
+# pdftotext: installed quietly when missing and apt works; never fails this script.
+if ! command -v soffice >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends libreoffice-calc fonts-crosextra-carlito poppler-utils) \
+      >/dev/null 2>&1 || true
+  fi
+fi
 exit 0

@@ -6,12 +6,14 @@ CLI, the Dagster asset, the HTML page in headless Chromium, and the 2025 demo.""
 from __future__ import annotations
 
 import csv
+import html
 import shutil
 import struct
 import subprocess
 import zlib
 from collections import defaultdict
 from decimal import Decimal
+from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -64,16 +66,22 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 @pytest.fixture(scope="module")
 def plain(built: SimpleNamespace) -> openpyxl.Workbook:
-    written = generate(built.url, "TST", 2025, built.root / "plain")
+    written = generate(built.url, "TST", 2025, built.root / "plain", raw_dir=built.raw)
     assert [p.name for p in written.files] == ["rapport-TST-2025.xlsx", "rapport-TST-2025.html"]
     return openpyxl.load_workbook(written.files[0])
 
 
 @pytest.fixture(scope="module")
-def masked(built: SimpleNamespace) -> openpyxl.Workbook:
-    written = generate(built.url, "TST", 2025, built.root / "masked", min_cell_size=3)
+def masked_files(built: SimpleNamespace) -> list[Path]:
+    written = generate(built.url, "TST", 2025, built.root / "masked", min_cell_size=3,
+                       raw_dir=built.raw)
     assert written.masked_cells > 10
-    return openpyxl.load_workbook(written.files[0])
+    return written.files
+
+
+@pytest.fixture(scope="module")
+def masked(masked_files: list[Path]) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(masked_files[0])
 
 
 # --- helpers: read the workbook as a reader would ---------------------------------------------
@@ -396,6 +404,169 @@ def test_secondary_masking_iterates_until_stable():
     assert shown == [[MASK, MASK, 20], [15, 12, 30], [MASK, MASK, 40]]
 
 
+# --- the published report: its own files, charts that say what their tables say ---------------
+
+def test_the_masked_report_has_its_own_files_and_leaves_the_internal_one(built, tmp_path):
+    out = tmp_path / "both"
+    internal = generate(built.url, "TST", 2025, out, raw_dir=built.raw).files
+    before = {p.name: p.read_bytes() for p in internal}
+    published = generate(built.url, "TST", 2025, out, min_cell_size=3, raw_dir=built.raw).files
+    assert [p.name for p in internal] == ["rapport-TST-2025.xlsx", "rapport-TST-2025.html"]
+    assert [p.name for p in published] == ["rapport-TST-2025-diffusion.xlsx",
+                                           "rapport-TST-2025-diffusion.html"]
+    assert {p.name: p.read_bytes() for p in internal} == before       # untouched
+    assert MASK not in [c.value for ws in openpyxl.load_workbook(internal[0])
+                        for row in ws.iter_rows() for c in row]
+    assert any(c.value == MASK for row in openpyxl.load_workbook(published[0])["Le public"]
+               .iter_rows() for c in row)
+
+
+def test_titles_carry_the_structures_name(plain, masked_files):
+    name = "Mission Locale de Test"
+    for ws in plain.worksheets[:-1]:
+        assert ws["A2"].value == f"Rapport d'activité 2025 — {name}", ws.title
+    page = html.unescape(masked_files[1].read_text(encoding="utf-8"))
+    assert f"<title>Rapport d'activité 2025 — {name}</title>" in page
+    assert f"<h1>Rapport d'activité 2025 — {name}</h1>" in page
+    assert "— TST<" not in page
+
+
+def _chart_labels(series) -> dict[int, str]:
+    """Point index -> the number format of its own data label (the mark of a masked point)."""
+    return {d.idx: d.numFmt for d in (series.dLbls.dLbl if series.dLbls else [])}
+
+
+def test_workbook_charts_agree_with_their_tables_under_masking(masked):
+    """Each chart series reads the table's own cells; a masked cell is the mark in the table
+    and its point is labelled with the mark, never a number; no point is a partial sum."""
+    checked = hidden = 0
+    for name in SECTIONS:
+        ws = masked[name]
+        for chart in ws._charts:
+            _check_chart(ws, chart)
+            for series in chart.series:
+                _, (c1, r1, _, r2) = _ref(series.val.numRef.f)
+                labels = _chart_labels(series)
+                for i, r in enumerate(range(r1, r2 + 1)):
+                    value = ws.cell(r, c1).value
+                    if value == MASK:
+                        assert labels.get(i) == f'"{MASK}"', (name, r, c1)
+                        hidden += 1
+                    else:
+                        assert isinstance(value, int | float) and i not in labels
+                    checked += 1
+    assert checked > 50 and hidden >= 3
+
+
+class _Page(HTMLParser):
+    """Tables (caption -> {(row label, header): printed text}) and the figures the SVG charts
+    draw (data-categorie, data-serie, data-valeur), in page order, with the chart's caption."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[dict] = []
+        self.charts: list[dict] = []
+        self._cell: list[str] | None = None
+        self._row: list[str] = []
+        self._headers: list[str] = []
+        self._in_thead = False
+        self._caption: list[str] | None = None
+        self._figcaption: list[str] | None = None
+        self._svg_text: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "table":
+            self.tables.append({"title": "", "cells": {}, "headers": []})
+        elif tag == "thead":
+            self._in_thead = True
+        elif tag == "caption":
+            self._caption = []
+        elif tag in ("th", "td") and self.tables:
+            self._cell = []
+        elif tag == "tr":
+            self._row = []
+        elif tag == "figcaption":
+            self._figcaption = []
+        elif tag in ("rect", "path") and "data-valeur" in a and self.charts:
+            self.charts[-1]["points"].append((a["data-categorie"], a["data-serie"],
+                                              a["data-valeur"]))
+        elif tag == "text" and self.charts:
+            self._svg_text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "thead":
+            self._in_thead = False
+            self.tables[-1]["headers"] = self._row
+        elif tag == "caption":
+            self.tables[-1]["title"] = "".join(self._caption or [])
+            self._caption = None
+        elif tag in ("th", "td") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and not self._in_thead and self.tables and self._row:
+            headers = self.tables[-1]["headers"]
+            for header, text in zip(headers[1:], self._row[1:], strict=False):
+                self.tables[-1]["cells"][(self._row[0], header)] = text
+        elif tag == "figcaption":
+            self.charts.append({"title": "".join(self._figcaption or []), "points": [],
+                                "texts": [], "table": self.tables[-1]})
+            self._figcaption = None
+        elif tag == "text" and self._svg_text is not None:
+            self.charts[-1]["texts"].append("".join(self._svg_text))
+            self._svg_text = None
+
+    def handle_data(self, data: str) -> None:
+        for part in (self._cell, self._caption, self._figcaption, self._svg_text):
+            if part is not None:
+                part.append(data)
+
+
+def read_page(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def test_page_charts_agree_with_their_tables_under_masking(masked_files):
+    """Every figure an SVG chart draws is the text its table prints for that row and column
+    (the mark when masked); a stacked bar ends with its row's printed total."""
+    page = read_page(masked_files[1])
+    points = masked_points = 0
+    for chart in page.charts:
+        cells = chart["table"]["cells"]
+        for category, serie, text in chart["points"]:
+            assert cells[(category, serie)] == text, (chart["title"], category, serie, text)
+            points += 1
+            masked_points += text == MASK
+        if chart["title"] == "Montant des aides par commune et par type":
+            for (label, header), text in cells.items():
+                if header == "Total" and label != "Total général":
+                    assert text in chart["texts"], (label, text)
+    assert points > 50 and masked_points >= 3
+
+
+def test_demo_published_report_prints_the_tables_totals_in_its_charts(demo_warehouse, tmp_path):
+    """The issue's case: La Madeleine's aids chart printed a partial sum with a mark
+    (378 686 € (*)) where its table prints 379 215,27 €, and Lompret 0 € (*) for 4 913,00 €."""
+    url, root = demo_warehouse
+    written = generate(url, "MNO", 2025, tmp_path, min_cell_size=5, raw_dir=root / "raw")
+    page = read_page(written.files[1])
+    (chart,) = [c for c in page.charts
+                if c["title"] == "Montant des aides par commune et par type"]
+    totals = {label: text for (label, header), text in chart["table"]["cells"].items()
+              if header == "Total"}
+    assert totals["La Madeleine"] == "379\u202f215,27\u202f€"
+    assert totals["Lompret"] == "4\u202f913,00\u202f€"
+    assert {"379\u202f215,27\u202f€", "4\u202f913,00\u202f€"} <= set(chart["texts"])
+    assert not [t for t in chart["texts"] if f"({MASK})" in t and "€" in t]
+    for category, serie, text in chart["points"]:
+        assert chart["table"]["cells"][(category, serie)] == text
+    assert written.files[1].name == "rapport-MNO-2025-diffusion.html"
+    assert "<h1>Rapport d'activité 2025 — Mission Locale Métropole Nord-Ouest</h1>" in \
+        html.unescape(written.files[1].read_text(encoding="utf-8"))
+
+
 # --- regional view, CLI, Dagster asset --------------------------------------------------------
 
 def test_regional_workbook_compares_structures(built):
@@ -423,9 +594,13 @@ def test_regional_workbook_compares_structures(built):
 def test_cli_report(built, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["report", "--structure", "TST", "--year", "2025", "--out", str(out),
-                 "--warehouse", built.url, "--min-cell-size", "3"]) == 0
-    assert (out / "rapport-TST-2025.xlsx").exists() and (out / "rapport-TST-2025.html").exists()
-    assert "cells masked" in capsys.readouterr().out
+                 "--warehouse", built.url, "--raw", str(built.raw), "--min-cell-size", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} == {"rapport-TST-2025-diffusion.xlsx",
+                                               "rapport-TST-2025-diffusion.html"}
+    assert "rapport-TST-2025-diffusion.xlsx" in printed
+    assert openpyxl.load_workbook(out / "rapport-TST-2025-diffusion.xlsx")["Le public"]["A2"] \
+        .value == "Rapport d'activité 2025 — Mission Locale de Test"
     assert main(["report", "--structure", "NOPE", "--year", "2025", "--out", str(out),
                  "--warehouse", built.url]) == 1
 

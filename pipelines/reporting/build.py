@@ -35,7 +35,7 @@ def build_report(figures: Figures, min_cell_size: int = 0,
     sections = [_section(s, figures, min_cell_size) for s in spec["sections"]]
     report = Report(structure=figures.structure, year=figures.year,
                     title=fill_title(spec["title"], figures), sections=sections,
-                    min_cell_size=min_cell_size,
+                    min_cell_size=min_cell_size, name=figures.structure_name,
                     mask_note=" ".join(spec["mask_note"].replace("{n}", str(min_cell_size))
                                        .split()))
     report.masked_cells = apply_masking(report, figures, min_cell_size,

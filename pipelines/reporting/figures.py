@@ -70,6 +70,12 @@ class Figures:
     entries: dict[str, Entry]
     territory: list[tuple[str, str]]
     commune_labels: dict[str, str] = field(default_factory=dict)
+    # the structure's name from raw/<S>/structure.yaml (titles); the code when unknown
+    name: str = ""
+
+    @property
+    def structure_name(self) -> str:
+        return self.name or self.structure
 
     # --- lookups -------------------------------------------------------------------------
 

@@ -8,13 +8,24 @@ from pathlib import Path
 from string import Template
 
 from pipelines.reporting import svg
-from pipelines.reporting.model import Cell, Comparison, Paragraph, Report, Section, Table
+from pipelines.reporting.model import (
+    Cell,
+    Comparison,
+    Paragraph,
+    Report,
+    Row,
+    Section,
+    Table,
+    chart_kind,
+)
 from pipelines.reporting.numbers import fr_amount, fr_count, fr_pct, fr_signed_pct
 from pipelines.reporting.safe import html_text as escape  # and control chars made visible
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "report_templates"
 MASK = "*"
 ZERO = "/"
+WIDE_TABLE_COLUMNS = 3         # more columns than this do not fit a phone's width
+SCROLL_HINT = "Tableau large : faites-le défiler vers la droite →"
 
 
 def write_html(reports: list[Report], path: Path, comparison: Comparison | None = None) -> Path:
@@ -28,12 +39,13 @@ def write_html(reports: list[Report], path: Path, comparison: Comparison | None 
     for report in reports:
         for i, section in enumerate(report.sections, start=1):
             anchor = f"{report.structure}-{i}".lower()
-            heading = f"{report.structure} · {section.name}" if regional else section.name
+            heading = f"{report.name or report.structure} · {section.name}" if regional \
+                else section.name
             sections.append((anchor, heading))
             parts.append(_section(section, anchor, heading, report))
     first = reports[0] if reports else None
     title = (f"Rapport d'activité {comparison.year} — vue régionale" if comparison
-             else f"{first.title} — {first.structure}" if first else "Rapport d'activité")
+             else first.title if first else "Rapport d'activité")
     page = Template((TEMPLATES / "page.html").read_text(encoding="utf-8")).substitute(
         title=escape(title),
         kicker="Observatoire des Missions Locales",
@@ -106,9 +118,13 @@ def _table(table: Table) -> str:
         css = ' class="total"' if row.total else ""
         rows.append(f'<tr{css}><th scope="row">{escape(row.label)}</th>{cells}</tr>')
     note = f'<p class="note">{escape(table.note)}</p>' if table.note else ""
-    return (f'<figure class="table-box"><div class="table-wrap"><table>'
+    # wider than a phone: the page says it scrolls sideways (shown on narrow screens only)
+    wide = len(table.columns) > WIDE_TABLE_COLUMNS
+    hint = f'<p class="scroll-hint" aria-hidden="true">{SCROLL_HINT}</p>' if wide else ""
+    wrap = "table-wrap wide-table" if wide else "table-wrap"
+    return (f'<figure class="table-box"><div class="{wrap}"><table>'
             f"<caption>{escape(table.title)}</caption><thead><tr>{head}</tr></thead>"
-            f'<tbody>{"".join(rows)}</tbody></table></div>{note}</figure>')
+            f'<tbody>{"".join(rows)}</tbody></table></div>{hint}{note}</figure>')
 
 
 def _td(cell: Cell) -> str:
@@ -137,27 +153,38 @@ def _format(cell: Cell) -> str:
 # --- charts -----------------------------------------------------------------------------------
 
 def _chart(table: Table) -> str:
+    """The table's chart, every number printed as the table prints it (the mask included)."""
     spec = table.chart
     if spec is None or not table.body or not spec.columns:
         return ""
-    labels = [r.label for r in table.body]
-    amount = table.body[0].cells[spec.columns[0] - 1].kind == "amount"
-
-    def fmt(value: float) -> str:
-        return fr_amount(value, cents=False) if amount else fr_count(value)
-
-    series = [(table.columns[j], [_number(r.cells[j - 1]) for r in table.body])
-              for j in spec.columns]
-    if spec.kind == "pie":
-        drawing = svg.donut_chart(spec.title, labels, series[0][1], fmt)
-    elif spec.kind == "bar":
-        drawing = svg.bar_chart(spec.title, labels, series[0][1], fmt)
-    elif spec.kind == "stacked":
-        drawing = svg.stacked_chart(spec.title, labels, series, fmt)
+    body = table.body
+    labels = [r.label for r in body]
+    series = [svg.Series(table.columns[j], [_number(r.cells[j - 1]) for r in body],
+                         [_format(r.cells[j - 1]) for r in body]) for j in spec.columns]
+    kind = chart_kind(table)
+    if kind == "pie":
+        shares = [next((_format(c) for c in r.cells if c.kind == "share"), None) for r in body]
+        drawing = svg.donut_chart(spec.title, labels, series[0], shares)
+    elif kind == "bar":
+        drawing = svg.bar_chart(spec.title, labels, series[0])
+    elif kind == "stacked":
+        drawing = svg.stacked_chart(spec.title, labels, series, [_row_total(r) for r in body])
     else:
-        drawing = svg.column_chart(spec.title, labels, series, fmt)
+        drawing = svg.column_chart(spec.title, labels, series)
     return (f'<figure class="chart-box"><figcaption>{escape(spec.title)}</figcaption>'
             f"{drawing}</figure>")
+
+
+def _row_total(row: Row) -> tuple[float | None, str]:
+    """A row's total as its table prints it (a margin is never masked), for a stacked bar."""
+    total = next((c for c in reversed(row.cells) if c.total), None)
+    if total is not None:
+        return _number(total), _format(total)
+    if any(c.masked for c in row.cells):
+        return None, MASK
+    value = sum(float(c.value or 0) for c in row.cells if c.kind in ("count", "amount"))
+    return value, _format(Cell(value=Decimal(str(value)), kind=row.cells[0].kind,
+                               cents=row.cells[0].cents))
 
 
 def _number(cell: Cell) -> float | None:

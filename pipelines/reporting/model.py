@@ -61,6 +61,17 @@ class Table:
         return [r for r in self.rows if not r.total]
 
 
+def chart_kind(table: Table) -> str:
+    """The chart's kind; a pie with a masked slice becomes bars (the slices shown would fill
+    the whole pie and overstate their shares), in the workbook as on the page."""
+    spec = table.chart
+    assert spec is not None
+    if spec.kind == "pie" and any(r.cells[j - 1].masked for r in table.body
+                                  for j in spec.columns):
+        return "bar"
+    return spec.kind
+
+
 @dataclass(eq=False)
 class Paragraph:
     """A sentence of the report; dropped when it would reveal a masked cell."""
@@ -94,6 +105,7 @@ class Report:
     min_cell_size: int = 0
     masked_cells: int = 0
     mask_note: str = ""
+    name: str = ""                # the structure's name (structure.yaml), else its code
 
     @property
     def tables(self) -> list[Table]:

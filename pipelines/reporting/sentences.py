@@ -40,9 +40,10 @@ class _Context:
 
 
 def fill_title(template: str, figures: Figures) -> str:
-    """Titles only know the year and the structure."""
+    """Titles only know the year and the structure (its code, or its name)."""
     return (template.replace("{year}", str(figures.year))
             .replace("{previous_year}", str(figures.year - 1))
+            .replace("{structure_name}", figures.structure_name)
             .replace("{structure}", figures.structure))
 
 

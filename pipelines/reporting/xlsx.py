@@ -12,6 +12,14 @@ name (`tableau_01`…), and the sheet `Sources` gives each printed figure's ware
 Every value goes through `put`: text from exports, `structure.yaml`, the layout or folder
 names is always a text cell, never a formula (the workbook holds no formula at all), with
 the characters XML refuses written as visible escapes (pipelines/reporting/safe.py).
+
+Printing: every sheet is set for A4 landscape, fitted to the page width, with its title rows
+(the column headers for `Sources`) repeated on each page. The workbook places its own row
+breaks: a table, its title and its chart form one block that starts a new page when it would
+not fit on the current one (the page height is computed from the row heights written here,
+all explicit, and the scale the fit to width gives). Charts sit beside a narrow table or below
+a wide one, always inside the print area. `Sources` is the one sheet printed small (its
+figures are for checking, not for reading on paper): see `_write_sources`.
 """
 
 from __future__ import annotations
@@ -26,13 +34,15 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import Cell as SheetCell
 from openpyxl.chart import BarChart, PieChart, Reference
 from openpyxl.chart.data_source import AxDataSource, StrRef
-from openpyxl.chart.label import DataLabelList
+from openpyxl.chart.label import DataLabel, DataLabelList
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipelines.reporting.model import Cell, Comparison, Paragraph, Report, Table
+from pipelines.reporting.model import Cell, Comparison, Paragraph, Report, Table, chart_kind
 from pipelines.reporting.numbers import NNBSP
 from pipelines.reporting.safe import printable
 
@@ -55,14 +65,59 @@ THIN = Side(style="thin", color="8EA9C1")
 LABEL_WIDTH = 46
 VALUE_WIDTH = 17
 VALUE_COLUMNS = 7          # columns B..H are sized for values
-MIN_CHART_COLUMN = 4       # charts sit to the right of their table (column D at the least)
-ROW_CM = 0.53              # a default row is 15 pt high
+ROW_PT = 15.0              # a default row (Calibri 11)
+LABEL_CHARS = 50           # characters of a label per line in column A (kept low: a row a
+                           # little too high costs nothing, a clipped label does)
+# printing: A4 landscape, in points; margins in inches (openpyxl's unit)
+PT_PER_CM = 72 / 2.54
+PAGE_WIDTH, PAGE_HEIGHT = 842.0, 595.0
+MARGINS = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6, header=0.25, footer=0.25)
+PAGE_FILL = 0.95           # the share of a page's height the breaks fill (rounding of
+                           # heights and fonts by the printing application)
+CHART_WIDTH_CM = 17.0
+MIN_BESIDE_CM = 11.0       # a chart narrower than this goes below its table
+FOOTER = "&A — page &P / &N"
 MAX_CELL_TEXT = 32767      # Excel's limit: a longer text makes Excel "repair" the file
 # what Excel would take as a formula if the user edited the cell (F2, Enter)
 FORMULA_START = ("=", "+", "-", "@")
 # `_x001B_` in a cell is Excel's escape of a character: a label holding that spelling is
 # escaped in turn (`_x005F_`), so that Excel shows what the export holds
 EXCEL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
+@dataclass
+class Sheet:
+    """What the page breaks need to know about a sheet: the height of every row written
+    (points), the blocks that must not be cut (first and last row) and the last column."""
+
+    ws: Worksheet
+    title_rows: int = 2
+    heights: dict[int, float] | None = None
+    blocks: list[tuple[int, int]] | None = None
+    last_column: int = 1 + VALUE_COLUMNS
+
+    def __post_init__(self) -> None:
+        self.heights = {} if self.heights is None else self.heights
+        self.blocks = [] if self.blocks is None else self.blocks
+
+    def height(self, row: int, points: float | None = None) -> float:
+        """Set (or, with None, keep or give the default) the explicit height of `row`: every
+        row has one, so that a printing application's page matches the breaks placed."""
+        assert self.heights is not None
+        if points is not None or row not in self.heights:
+            self.heights[row] = points if points is not None else ROW_PT
+            self.ws.row_dimensions[row].height = self.heights[row]
+        return self.heights[row]
+
+
+def column_points(width: float) -> float:
+    """An Excel column width (characters of the default font) in points."""
+    return (width * 7 + 5) * 0.75
+
+
+def _columns_points(ws: Worksheet, last: int) -> float:
+    return sum(column_points(ws.column_dimensions[get_column_letter(j)].width or 8.43)
+               for j in range(1, last + 1))
 
 
 @dataclass
@@ -134,24 +189,76 @@ def _sheet_name(name: str, wb: Workbook) -> str:
 
 def _write_section(ws: Worksheet, report: Report, section) -> list[Placed]:
     _set_widths(ws)
+    sheet = Sheet(ws)
     put(ws, 1, 1, section.name).font = TITLE_FONT
-    put(ws, 2, 1, f"{report.title} — {report.structure}").font = SUBTITLE_FONT
+    sheet.height(1, 22)
+    put(ws, 2, 1, report.title).font = SUBTITLE_FONT      # carries the structure's name
+    sheet.height(2)
     row = 3
     if report.min_cell_size:
-        row = _paragraph(ws, row, report.mask_note, italic=True)
+        row = _paragraph(sheet, row, report.mask_note, italic=True)
+    sheet.height(row)
     row += 1
     placed = []
     for block in section.blocks:
         if isinstance(block, Paragraph):
-            row = _paragraph(ws, row, block.text, bold=block.headline)
+            row = _paragraph(sheet, row, block.text, bold=block.headline)
         else:
-            where, row = _table(ws, block, row, len(placed) + 1)
+            where, row = _table(sheet, block, row, len(placed) + 1)
             placed.append(where)
+    _print_setup(sheet, row - 1)
+    return placed
+
+
+def _print_setup(sheet: Sheet, last_row: int, title_rows: str | None = "1:2") -> None:
+    """A4 landscape fitted to the width, title rows repeated, a footer with the sheet's name
+    and the page; the print area is the sheet's tables and charts; breaks between blocks."""
+    ws = sheet.ws
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    return placed
+    ws.page_margins = PageMargins(**{k: getattr(MARGINS, k) for k in
+                                     ("left", "right", "top", "bottom", "header", "footer")})
+    ws.oddFooter.center.text = FOOTER
+    ws.oddFooter.center.size = 8
+    if title_rows:
+        ws.print_title_rows = title_rows
+    ws.print_area = f"A1:{get_column_letter(sheet.last_column)}{max(last_row, 1)}"
+    _page_breaks(sheet, last_row)
+
+
+def print_scale(ws: Worksheet, last_column: int) -> float:
+    """The scale a fit to the page width gives (never above 100 %)."""
+    printable = PAGE_WIDTH - 72 * (MARGINS.left + MARGINS.right)
+    return min(1.0, printable / _columns_points(ws, last_column))
+
+
+def page_capacity(sheet: Sheet) -> float:
+    """The height of sheet rows one page holds below the repeated title rows (points)."""
+    printable = PAGE_HEIGHT - 72 * (MARGINS.top + MARGINS.bottom)
+    titles = sum(sheet.height(r) for r in range(1, sheet.title_rows + 1))
+    return printable / print_scale(sheet.ws, sheet.last_column) * PAGE_FILL - titles
+
+
+def _page_breaks(sheet: Sheet, last_row: int) -> None:
+    """A row break before every block that would not fit on the rest of its page (a block
+    taller than a page starts a page and is left to the application's own breaks)."""
+    capacity = page_capacity(sheet)
+    starts = {first: last for first, last in sheet.blocks or []}
+    used, row = 0.0, sheet.title_rows + 1
+    while row <= last_row:
+        if row in starts:
+            block = sum(sheet.height(r) for r in range(row, starts[row] + 1))
+            if used and used + block > capacity:
+                sheet.ws.row_breaks.append(Break(id=row - 1))
+                used = 0.0
+            used = (used + block) % capacity if block > capacity else used + block
+            row = starts[row] + 1
+            continue
+        used += sheet.height(row)
+        row += 1
 
 
 def _set_widths(ws: Worksheet) -> None:
@@ -160,23 +267,32 @@ def _set_widths(ws: Worksheet) -> None:
         ws.column_dimensions[get_column_letter(j)].width = VALUE_WIDTH
 
 
-def _paragraph(ws: Worksheet, row: int, text: str, bold: bool = False,
+def _paragraph(sheet: Sheet, row: int, text: str, bold: bool = False,
                italic: bool = False) -> int:
     """A sentence across the table columns, wrapped; returns the next free row."""
+    ws = sheet.ws
     last = get_column_letter(1 + VALUE_COLUMNS)
     ws.merge_cells(f"A{row}:{last}{row}")
     cell = put(ws, row, 1, text)
     cell.alignment = Alignment(wrap_text=True, vertical="top")
     cell.font = Font(bold=bold, italic=italic)
-    chars_per_line = (LABEL_WIDTH + VALUE_WIDTH * VALUE_COLUMNS) * 1.1
-    ws.row_dimensions[row].height = 15 * max(1, math.ceil(len(text) / chars_per_line))
+    chars_per_line = LABEL_WIDTH + VALUE_WIDTH * VALUE_COLUMNS
+    sheet.height(row, ROW_PT * max(1, math.ceil(len(text) / chars_per_line)))
+    sheet.blocks.append((row, row))
     return row + 1
 
 
-def _table(ws: Worksheet, table: Table, row: int, number: int) -> tuple[Placed, int]:
-    """Title, header, rows; a chart to the right; returns where it is and the next free row."""
+def _lines(text: str, width: float) -> int:
+    return max(1, math.ceil(len(text) / max(width * 0.9, 1)))
+
+
+def _table(sheet: Sheet, table: Table, row: int, number: int) -> tuple[Placed, int]:
+    """Title, header, rows, a chart beside or below; the whole is one block that no page
+    break cuts. Returns where the table is and the next free row."""
+    ws = sheet.ws
     title_row = row
     put(ws, row, 1, table.title).font = TABLE_FONT
+    sheet.height(row, 18)
     header_row = row + 1
     for j, header in enumerate(table.columns, start=1):
         cell = put(ws, header_row, j, header)
@@ -185,26 +301,33 @@ def _table(ws: Worksheet, table: Table, row: int, number: int) -> tuple[Placed, 
         cell.border = Border(bottom=THIN)
         cell.alignment = Alignment(wrap_text=True, vertical="center",
                                    horizontal="left" if j == 1 else "center")
-    longest = max(len(h) for h in table.columns[1:]) if len(table.columns) > 1 else 0
-    ws.row_dimensions[header_row].height = 15 * max(1, math.ceil(longest / VALUE_WIDTH))
+    # headers are bold and wrap on word boundaries: fewer characters per line than labels
+    lines = max(_lines(h, 0.8 * (LABEL_WIDTH if j == 0 else VALUE_WIDTH))
+                for j, h in enumerate(table.columns))
+    sheet.height(header_row, ROW_PT * lines)
     row = header_row + 1
     where = Placed(ws.title, table, header_row, row, row - 1)
     for table_row in table.rows:
         _row(ws, row, table_row.label, table_row.cells, table_row.total)
+        sheet.height(row, ROW_PT * _lines(table_row.label, LABEL_CHARS / 0.9))
         if not table_row.total:
             where.last_body_row = row
         row += 1
     if table.note:
         put(ws, row, 1, table.note).font = Font(italic=True, size=9, color="595959")
+        sheet.height(row)
         row += 1
     ref = (f"{quote_sheetname(ws.title)}!$A${header_row}:"
            f"${get_column_letter(len(table.columns))}${row - 1}")
     ws.defined_names[f"tableau_{number:02d}"] = DefinedName(f"tableau_{number:02d}",
                                                             attr_text=ref)
+    sheet.last_column = max(sheet.last_column, len(table.columns))
+    last = row - 1
     if table.chart and where.last_body_row >= where.first_row:
-        height = _add_chart(ws, where, title_row)
-        row = max(row, title_row + math.ceil(height / ROW_CM) + 1)
-    return where, row + 1
+        last = max(last, _add_chart(sheet, where, title_row, row + 1))
+    sheet.blocks.append((title_row, last))
+    sheet.height(last + 1)
+    return where, last + 2
 
 
 def _row(ws: Worksheet, row: int, label: str, cells: list[Cell], total: bool) -> None:
@@ -235,15 +358,19 @@ def _excel_value(cell: Cell) -> tuple[object, str]:
 
 # --- charts -----------------------------------------------------------------------------------
 
-def _add_chart(ws: Worksheet, where: Placed, anchor_row: int) -> float:
-    """A native chart of the table's body rows; returns its height in cm."""
+def _add_chart(sheet: Sheet, where: Placed, title_row: int, below_row: int) -> int:
+    """A native chart of the table's body rows, beside the table when there is room within
+    the print width, else below it; returns the last row it covers. A masked value is a
+    text cell, drawn as nothing and labelled with the mark (never a number); a pie with a
+    masked slice is drawn as bars, as on the HTML page."""
+    ws = sheet.ws
     spec = where.table.chart
+    kind = chart_kind(where.table)
     body = where.last_body_row - where.first_row + 1
-    series = len(spec.columns)
-    chart = PieChart() if spec.kind == "pie" else BarChart()
-    if spec.kind != "pie":
-        chart.type = "col" if spec.kind == "col" else "bar"
-        if spec.kind == "stacked":
+    chart = PieChart() if kind == "pie" else BarChart()
+    if kind != "pie":
+        chart.type = "col" if kind == "col" else "bar"
+        if kind == "stacked":
             chart.grouping, chart.overlap = "stacked", 100
         chart.x_axis.delete = False            # openpyxl 3.1 hides axes unless told not to
         chart.y_axis.delete = False
@@ -258,25 +385,48 @@ def _add_chart(ws: Worksheet, where: Placed, anchor_row: int) -> float:
     # the categories are labels: a string reference (openpyxl's set_categories makes a
     # numeric one, which some readers show as 1, 2, 3)
     labels = Reference(ws, min_col=1, min_row=where.first_row, max_row=where.last_body_row)
-    for series in chart.series:
+    for series, column in zip(chart.series, spec.columns, strict=True):
         series.cat = AxDataSource(strRef=StrRef(f=str(labels)))
+        masked = [i for i, r in enumerate(where.table.body) if r.cells[column - 1].masked]
+        if masked:
+            # the mark as the label of a masked point: a number format printing "*"
+            series.dLbls = DataLabelList(dLbl=[DataLabel(idx=i, numFmt=f'"{MASK}"',
+                                                         showVal=True, showSerName=False,
+                                                         showCatName=False,
+                                                         showLegendKey=False,
+                                                         showPercent=False)
+                                               for i in masked],
+                                         showVal=kind in ("bar", "col"), showSerName=False,
+                                         showCatName=False, showLegendKey=False,
+                                         showPercent=False)
     chart.title = printable(spec.title)       # chart XML refuses what cell XML refuses
     # values on the bars (percentages on a pie), nothing else: readers default to more
-    chart.dataLabels = DataLabelList(showVal=spec.kind in ("bar", "col"),
-                                     showPercent=spec.kind == "pie", showSerName=False,
+    chart.dataLabels = DataLabelList(showVal=kind in ("bar", "col"),
+                                     showPercent=kind == "pie", showSerName=False,
                                      showCatName=False, showLegendKey=False,
                                      showLeaderLines=False)
-    if series == 1 and spec.kind != "pie":
+    if len(spec.columns) == 1 and kind != "pie":
         chart.legend = None
     elif chart.legend is not None:
         chart.legend.position = "b"
-    chart.width = 17
     # horizontal bars need room per category; columns and pies a fixed frame
-    chart.height = max(7.5, 0.6 * body + 3) if chart_is_horizontal(spec.kind) else 7.5
-    # beside its table, one empty column between them
-    column = max(len(where.table.columns) + 2, MIN_CHART_COLUMN)
-    ws.add_chart(chart, f"{get_column_letter(column)}{anchor_row}")
-    return chart.height
+    chart.height = max(7.5, 0.6 * body + 3) if chart_is_horizontal(kind) else 7.5
+    beside = len(where.table.columns) + 2          # one empty column between them
+    room = (_columns_points(ws, 1 + VALUE_COLUMNS) - _columns_points(ws, beside - 1)) \
+        / PT_PER_CM - 0.3
+    if room >= MIN_BESIDE_CM:
+        chart.width = min(CHART_WIDTH_CM, room)
+        anchor_row, anchor = title_row, f"{get_column_letter(beside)}{title_row}"
+    else:
+        chart.width = CHART_WIDTH_CM
+        anchor_row, anchor = below_row, f"A{below_row}"
+    ws.add_chart(chart, anchor)
+    # the rows the chart covers, from its anchor down
+    covered, row = 0.0, anchor_row
+    while covered < chart.height * PT_PER_CM:
+        covered += sheet.height(row)
+        row += 1
+    return row - 1
 
 
 def chart_is_horizontal(kind: str) -> bool:
@@ -287,13 +437,24 @@ def chart_is_horizontal(kind: str) -> bool:
 
 def _write_comparison(ws: Worksheet, comparison: Comparison) -> list[Placed]:
     _set_widths(ws)
+    sheet = Sheet(ws)
     put(ws, 1, 1, "Comparaison des structures").font = TITLE_FONT
+    sheet.height(1, 22)
     put(ws, 2, 1, f"Rapport d'activité {comparison.year} — vue régionale").font = SUBTITLE_FONT
-    where, _ = _table(ws, comparison.table, 4, 1)
+    sheet.height(2)
+    sheet.height(3)
+    where, row = _table(sheet, comparison.table, 4, 1)
     ws.freeze_panes = ws.cell(where.first_row, 2)
+    # one long table: its title and header repeat on every page
+    sheet.title_rows = where.header_row
+    sheet.blocks = []
+    _print_setup(sheet, row - 1, f"1:{where.header_row}")
     return [where]
 
 
+SOURCE_WIDTHS = [26, 9, 10, 7, 26, 13, 24, 18, 30, 16, 24, 14]
+SOURCES_HEADER = ("Extrait : les {shown} premières lignes sur {total}. Pour tout imprimer : "
+                  "Mise en page > Zone d'impression > Effacer.")
 SOURCE_COLUMNS = ["Feuille", "Cellule", "structure", "year", "indicator", "commune_insee",
                   "commune", "dimension_1", "category_1", "dimension_2", "category_2", "value"]
 
@@ -318,8 +479,21 @@ def _write_sources(ws: Worksheet, placed: list[tuple[str, int, Placed]]) -> None
                     row += 1
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
-    for j, width in enumerate([26, 9, 10, 7, 26, 13, 24, 18, 30, 16, 24, 14], start=1):
+    for j, width in enumerate(SOURCE_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
+    _print_sources(ws, row - 1)
+
+
+def _print_sources(ws: Worksheet, last_row: int) -> None:
+    """Sources is for checking on screen (filters, one line per printed figure: 55 pages of
+    the demo's 73 as a whole): its print area is its first page, the header says it is an
+    extract and how to print it all. A4 landscape, fitted to the width, header row repeated."""
+    sheet = Sheet(ws, title_rows=1, last_column=len(SOURCE_COLUMNS))
+    shown = min(last_row, 1 + int(page_capacity(sheet) // ROW_PT))
+    _print_setup(sheet, shown, "1:1")
+    if shown < last_row:
+        ws.oddHeader.center.text = SOURCES_HEADER.format(shown=shown - 1, total=last_row - 1)
+        ws.oddHeader.center.size = 9
 
 
 def _source_row(where: Placed, row: int, column: int, label: str, cell: Cell, structure: str,
