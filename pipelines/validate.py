@@ -3,8 +3,10 @@
 For each export type: parse every cell (`pipelines.cells`), merge rows read twice (same own
 id, same parsed values), then run the type's pandera schema (`schemas.exports`) lazily. Every
 failing cell becomes a quarantine row with its file, sheet, Excel row number, the column as
-written in the file and a sentence saying what to do. Descriptive facts about a young person
-never reject the row: unknown values count as `Non renseigné` and are reported as warnings.
+written in the file and a sentence in French naming the value and saying what to do
+(`fill_reason`). Descriptive facts about a young person never reject the row: unknown values
+count as `Non renseigné` and are reported as warnings (French sentences that begin with
+"<export type>, <column> : ", counted in rows).
 """
 
 from __future__ import annotations
@@ -131,10 +133,35 @@ def _open_ended(raw: pd.Series, dates: pd.Series, export_type: str, header: str,
     placeholder = (dates == INVALID_DATE) & raw.astype("string").str.contains(
         _PLACEHOLDER_END, na=False)
     if placeholder.any():
-        warnings[f"{export_type}, {header}: {int(placeholder.sum())} end dates after 2261 "
-                 f"(e.g. 31/12/9999) read as no end yet (still running)"] += \
-            int(placeholder.sum())
+        n = int(placeholder.sum())
+        warnings[f"{export_type}, {header} : {_rows(n)} dont la fin est au-delà de 2261 (par "
+                 f"exemple 31/12/9999), lue{'s' if n > 1 else ''} comme « pas encore de fin » "
+                 f"(toujours en cours) : rien à corriger si c'est voulu dans i-milo"] += n
     return dates.where(~placeholder, pd.NaT)
+
+
+def _rows(n: int, noun: str = "ligne") -> str:
+    """`1 ligne`, `3 lignes`."""
+    return f"{n} {noun}{'s' if n > 1 else ''}"
+
+
+def unknown_value_warning(where: str, value: object, n: int, codes_name: str,
+                          noun: str = "ligne") -> str:
+    """The warning for a code that matches nothing and counts as `Non renseigné`."""
+    return (f"{where} : valeur « {_in_reason(str(value))} » inconnue, comptée comme "
+            f"{NON_RENSEIGNE} ({_rows(n, noun)}) : ajoutez-la comme alias dans "
+            f"config/codes.yaml ({codes_name}), ou corrigez-la dans i-milo")
+
+
+def _rome_codes(series: pd.Series) -> pd.Series:
+    """A full ROME code (`K2111`) written in `Secteur` stands for its domain letter
+    (exports.md); the code's shape is configuration (codes.yaml, `rome_code_pattern`)."""
+    pattern = code_lists().get("rome_code_pattern")
+    if not pattern:
+        return series
+    text = series.astype("string").str.strip()
+    letter = text.str.extract(pattern, expand=False)
+    return series.where(letter.isna(), letter.str.upper()).astype(object)
 
 
 def _optional_code(series: pd.Series, name: str, warnings: Counter, what: str) -> pd.Series:
@@ -142,8 +169,7 @@ def _optional_code(series: pd.Series, name: str, warnings: Counter, what: str) -
     parsed = code_list(name).categorise(series)
     unknown = parsed == INVALID
     for value, n in series[unknown].value_counts().items():
-        warnings[f"{what}: unknown value '{value}' counted as Non renseigné ({n} rows): add it "
-                 f"as an alias in config/codes.yaml ({name})"] += n
+        warnings[unknown_value_warning(what, value, int(n), name)] += int(n)
     return parsed.where(parsed.notna() & ~unknown, NON_RENSEIGNE)
 
 
@@ -184,8 +210,8 @@ def parse_frame(export_type: str, frame: pd.DataFrame, ctx: ValidationContext,
             parsed[col.name] = parse_text(raw)
     if export_type == "situations":
         _parse_situation_codes(frame, parsed)
-        parsed["rome_domain"] = _optional_code(frame["rome_domain"], "rome_domain", warnings,
-                                               "situations, Secteur")
+        parsed["rome_domain"] = _optional_code(_rome_codes(frame["rome_domain"]), "rome_domain",
+                                               warnings, "situations, Secteur")
         parsed["prepared_level"] = _optional_code(frame["prepared_level"], "qualification",
                                                   warnings, "situations, Niveau préparé")
         parsed["state"] = code_list("situation_state").categorise(frame["state"])
@@ -216,12 +242,13 @@ def _parse_young_facts(frame: pd.DataFrame, parsed: pd.DataFrame, ctx: Validatio
         values = code_list(codes).categorise(frame[column])
         unknown = values == INVALID
         for value, n in frame.loc[unknown, column].value_counts().items():
-            warnings[f"jeunes, {what}: unknown value '{value}' counted as Non renseigné "
-                     f"({n} young people): add it as an alias in config/codes.yaml ({codes})"] += n
+            warnings[unknown_value_warning(f"jeunes, {what}", value, int(n), codes,
+                                           noun="jeune")] += int(n)
         empty = values.isna()
         if empty.any() and column != "housing":
-            warnings[f"jeunes, {what}: empty on {int(empty.sum())} rows, counted as "
-                     f"Non renseigné"] += int(empty.sum())
+            n = int(empty.sum())
+            warnings[f"jeunes, {what} : vide pour {_rows(n, 'jeune')}, compté comme "
+                     f"{NON_RENSEIGNE} : complétez-le dans i-milo quand il est connu"] += n
         parsed[column] = values.where(values.notna() & ~unknown, NON_RENSEIGNE)
     today = pd.Timestamp(ctx.run_date)
     for column, what in (("birth_date", "Date de naissance"),
@@ -230,19 +257,25 @@ def _parse_young_facts(frame: pd.DataFrame, parsed: pd.DataFrame, ctx: Validatio
         bad = dates.notna() & ((dates == INVALID_DATE) | (dates < pd.Timestamp("1990-01-01"))
                                | (dates > today))
         if bad.any():
-            warnings[f"jeunes, {what}: {int(bad.sum())} invalid dates (not a date, before 1990 "
-                     f"or after the run day) treated as empty"] += int(bad.sum())
+            n = int(bad.sum())
+            warnings[f"jeunes, {what} : date invalide (illisible, avant 1990 ou après le jour "
+                     f"du run) pour {_rows(n, 'jeune')}, traitée comme vide : corrigez-la dans "
+                     f"i-milo"] += n
         parsed[column] = dates.where(~bad, pd.NaT)
     empty_reception = parsed["first_reception_date"].isna()
     if empty_reception.any():
-        warnings[f"jeunes, Date de premier accueil: empty on {int(empty_reception.sum())} rows "
-                 f"(kept, not counted as new arrivals)"] += int(empty_reception.sum())
+        n = int(empty_reception.sum())
+        warnings[f"jeunes, Date de premier accueil : vide pour {_rows(n, 'jeune')} (gardés, "
+                 f"non comptés comme nouveaux accueils) : complétez-la dans i-milo si le jeune "
+                 f"a été accueilli"] += n
     for column, what in (("rqth", "RQTH"), ("driving_licence", "Permis B")):
         values = parsed[column]
         bad = values == INVALID
         if bad.any():
-            warnings[f"jeunes, {what}: {int(bad.sum())} values that are not yes/no counted as "
-                     f"no"] += int(bad.sum())
+            n = int(bad.sum())
+            warnings[f"jeunes, {what} : valeur qui n'est pas un oui/non pour {_rows(n, 'jeune')}, "
+                     f"comptée comme non : corrigez-la dans i-milo (Oui/Non, O/N, 1/0 ou "
+                     f"Vrai/Faux)"] += n
         parsed[column] = values.where(values.notna() & ~bad, False).astype(bool)
 
 
@@ -333,10 +366,34 @@ def retry_on(results: dict[str, TypeResult]) -> date | None:
     return min(days) if days else None
 
 
+def _quoted(value: str) -> str:
+    return f" « {_in_reason(value)} »"
+
+
+def fill_reason(template: str, header: str, value: str | None) -> str:
+    """A quarantine reason from its schema template: the column as written in the file, and
+    the value quoted right after the noun it qualifies. `value` None (a personal column, the
+    young person's id included, or an empty cell) leaves the value out of the sentence."""
+    reason = template.replace("{header}", header)
+    if not value:
+        return reason.replace(" « {value} »", "").replace("{value}", "")
+    return reason.replace(" « {value} »", _quoted(value)).replace("{value}", _in_reason(value))
+
+
 def generic_reason(reason: str, value: object) -> str:
-    """A quarantine reason with its value left out (`'…'`), so that similar reasons count
-    together in summaries."""
-    return reason.replace(f"'{value}'", "'…'") if isinstance(value, str) and value else reason
+    """A quarantine reason with its value left out, so that similar reasons count together in
+    summaries: « Type d'événement « Visio » inconnu (colonne …) : … » becomes « Type
+    d'événement inconnu (colonne …) : … », still a sentence. Show one value beside it as an
+    example (`example_note`), never inside it."""
+    if isinstance(value, str) and value:
+        return reason.replace(_quoted(value), "", 1)
+    return reason
+
+
+def example_note(value: object) -> str:
+    """How a grouped summary shows one of the values behind a reason: labelled as the value
+    found, so that it does not read as a suggested fix."""
+    return f"exemple de valeur refusée : « {_in_reason(str(value), 40)} »"
 
 
 def _in_reason(value: str | None, limit: int = 80) -> str:
@@ -359,7 +416,7 @@ def _quarantine_rows(export_type: str, staged: pd.DataFrame, failures: pd.DataFr
         header = _headers_of(headers, file, sheet, column)
         raw = arrays[column][idx] if column in arrays else None
         shown = None if column in PERSONAL_VALUE_COLUMNS or pd.isna(raw) else str(raw)
-        reason = template.replace("{header}", header).replace("{value}", _in_reason(shown))
+        reason = fill_reason(template, header, shown)
         rows.append({
             "structure": structure, "year": year, "file": file, "sheet": sheet,
             "row_number": int(arrays["source_row"][idx]), "export_type": export_type,

@@ -2,8 +2,11 @@
 
 `pipelines.validate` parses every text cell first (dates, codes, amounts...; what cannot be
 parsed becomes a sentinel), then validates with these schemas, lazily, so that every failing
-cell is found in one pass. Each check's `error` is the sentence the quarantine shows, with
-`{header}` (the column as written in the file) and `{value}` (the cell as typed) filled in.
+cell is found in one pass. Each check's `error` is the sentence the quarantine shows, in
+French, with `{header}` (the column as written in the file) and `{value}` (the cell as
+typed) filled in. The value is always written ` « {value} »` right after the noun it
+qualifies, so that `pipelines.validate.generic_reason` can drop it and still leave a
+sentence (grouped summaries), and a personal column's value is left out the same way.
 Checks that concern a whole row (an end before its start) name the column they report under
 in `RowCheck`.
 """
@@ -47,16 +50,16 @@ def _young_id(ctx: ValidationContext, check_known: bool = True) -> pa.Column:
     if check_known:
         checks.append(pa.Check(
             lambda s: s.isin(ctx.young_ids), name="young_id_known", element_wise=False,
-            error="the young person's id in column {header} is not among the valid rows of the "
-                  "`jeunes` export of this year: add the young person to the jeunes export "
-                  "(or correct the id) and rerun",
+            error=f"Jeune absent des lignes valides de l'export jeunes de {ctx.year} (colonne "
+                  f"{{header}}, valeur non reproduite : donnée personnelle) : ajoutez le jeune "
+                  f"à l'export jeunes, ou corrigez son identifiant dans i-milo, puis relancez",
         ))
     return pa.Column(object, nullable=False, checks=checks)
 
 
 # How a reason says a date is after the day of the run (pipelines/validate.py finds the
 # rows to retry by it).
-FUTURE_DATE = "is after the day of the run"
+FUTURE_DATE = "postérieure au jour du run"
 
 
 def _date(
@@ -64,61 +67,71 @@ def _date(
 ) -> pa.Column:
     checks = [
         pa.Check(lambda s: s.isna() | (s != INVALID_DATE), name="date_parsable",
-                 error="'{value}' in column {header} is not a date: write it as dd/mm/yyyy, "
-                       "yyyy-mm-dd or as an Excel date, between 1678 and 2261 (an end not "
-                       "known yet is left empty)"),
+                 error="Date « {value} » illisible (colonne {header}) : corrigez-la dans "
+                       "i-milo ou dans le fichier, au format jj/mm/aaaa, aaaa-mm-jj ou en date "
+                       "Excel, entre 1678 et 2261 (une fin encore inconnue reste vide)"),
         pa.Check(lambda s: s.isna() | (s == INVALID_DATE) | (s >= DATE_FLOOR), name="date_floor",
-                 error="date '{value}' in column {header} is before 1990-01-01: correct it"),
+                 error="Date « {value} » antérieure au 01/01/1990 (colonne {header}) : "
+                       "corrigez-la dans i-milo"),
     ]
     if not_after is not None:
         limit = pd.Timestamp(not_after)
         checks.append(pa.Check(
             lambda s: s.isna() | (s <= limit), name="date_not_future",
-            error=f"date '{{value}}' in column {{header}} {FUTURE_DATE} "
-                  f"({not_after:%d/%m/%Y}): the nightly run loads the row by itself once that "
-                  f"day has come; if the date is wrong, correct it in i-milo and re-export",
+            error=f"Date « {{value}} » {FUTURE_DATE} ({not_after:%d/%m/%Y}, colonne "
+                  f"{{header}}) : le run de nuit chargera la ligne de lui-même ce jour-là ; si "
+                  f"la date est fausse, corrigez-la dans i-milo et exportez de nouveau",
         ))
     if in_year is not None:
         checks.append(pa.Check(
             lambda s: s.isna() | (s == INVALID_DATE) | (s < DATE_FLOOR) | (s.dt.year == in_year),
             name="date_in_year",
-            error=f"date '{{value}}' in column {{header}} is not in {in_year}: this row belongs "
-                  f"to another year's folder (raw/<STRUCTURE>/<YEAR>/)",
+            error=f"Date « {{value}} » hors de l'année {in_year} (colonne {{header}}) : la "
+                  f"ligne relève du dossier d'une autre année (raw/<STRUCTURE>/<ANNÉE>/) ; si "
+                  f"la date est fausse, corrigez-la dans i-milo",
         ))
     return pa.Column("datetime64[ns]", nullable=not required, checks=checks)
 
 
-def _code(required: bool, what: str, codes_name: str | None) -> pa.Column:
+def _agree(feminine: bool) -> tuple[str, str]:
+    """(past-participle ending, object pronoun) for a French noun's gender."""
+    return ("e", "la") if feminine else ("", "le")
+
+
+def _code(required: bool, what: str, codes_name: str | None, *, feminine: bool = False,
+          after: str = "") -> pa.Column:
     where = f"config/codes.yaml ({codes_name})" if codes_name else "config/codes.yaml"
+    e, it = _agree(feminine)
     return pa.Column(object, nullable=not required, checks=[pa.Check(
         lambda s: s != INVALID, name="code_known",
-        error=f"unknown {what} '{{value}}' in column {{header}}: add it as an alias in {where}, "
-              f"or correct it in the export",
+        error=f"{what} « {{value}} » inconnu{e}{after} (colonne {{header}}) : ajoutez-{it} "
+              f"comme alias dans {where}, ou corrigez-{it} dans i-milo",
     )])
 
 
-def _status(what: str, codes_name: str) -> pa.Column:
+def _status(what: str, codes_name: str, *, feminine: bool = False) -> pa.Column:
+    e, it = _agree(feminine)
     return pa.Column(object, nullable=True, checks=[pa.Check(
         lambda s: s != INVALID, name="status_listed",
-        error=f"{what} '{{value}}' in column {{header}} is not one the contract lists: add it "
-              f"as an alias in config/codes.yaml ({codes_name}) or correct it",
+        error=f"{what} « {{value}} » non reconnu{e} (colonne {{header}}) : ajoutez-{it} comme "
+              f"alias dans config/codes.yaml ({codes_name}), ou corrigez-{it} dans i-milo",
     )])
 
 
 def _yes_no() -> pa.Column:
     return pa.Column(object, nullable=True, checks=[pa.Check(
         lambda s: s != INVALID, name="yes_no",
-        error="'{value}' in column {header} is not a yes/no value (Oui/Non, O/N, 1/0, "
-              "Vrai/Faux): correct it",
+        error="Valeur « {value} » qui n'est pas un oui/non (colonne {header}) : corrigez-la "
+              "dans i-milo (Oui/Non, O/N, 1/0 ou Vrai/Faux)",
     )])
 
 
 def _own_id() -> pa.Column:
     return pa.Column(object, nullable=True, checks=[pa.Check(
         lambda s: ~(s.notna() & s.duplicated(keep=False)), name="own_id_unique",
-        error="id '{value}' in column {header} appears on several rows with different values: "
-              "nobody can tell which is right, so every row carrying it is set aside; keep one "
-              "in the export and rerun",
+        error="Identifiant « {value} » présent sur plusieurs lignes aux valeurs différentes "
+              "(colonne {header}) : impossible de savoir laquelle est juste, toutes sont "
+              "écartées ; gardez-en une seule dans l'export et relancez",
     )])
 
 
@@ -138,7 +151,8 @@ class RowCheck:
 def _end_not_before_start(start: str, end: str) -> RowCheck:
     return RowCheck(
         name="end_not_before_start", column=end,
-        error="end date '{value}' in column {header} is before the start date: correct it",
+        error="Date de fin « {value} » antérieure à la date de début (colonne {header}) : "
+              "corrigez l'une ou l'autre dans i-milo",
         passes=lambda df: df[end].isna() | (df[end] == INVALID_DATE) | (df[start] == INVALID_DATE)
         | df[start].isna() | (df[end] >= df[start]),
     )
@@ -147,8 +161,9 @@ def _end_not_before_start(start: str, end: str) -> RowCheck:
 def _overlaps_year(ctx: ValidationContext, start: str, end: str) -> RowCheck:
     return RowCheck(
         name="period_overlaps_year", column=start,
-        error=f"the period starting '{{value}}' (column {{header}}) does not overlap {ctx.year}: "
-              f"this row belongs to another year's folder",
+        error=f"Date de début « {{value}} » d'une période sans aucun jour en {ctx.year} "
+              f"(colonne {{header}}) : la ligne relève du dossier d'une autre année ; si une "
+              f"date est fausse, corrigez-la dans i-milo",
         passes=lambda df: df[start].isna() | (df[start] == INVALID_DATE)
         | ((df[start] <= ctx.year_end) & (df[end].isna() | (df[end] == INVALID_DATE)
                                           | (df[end] >= ctx.year_start))),
@@ -158,8 +173,9 @@ def _overlaps_year(ctx: ValidationContext, start: str, end: str) -> RowCheck:
 def _composite_unique(columns: list[str], report_under: str) -> RowCheck:
     return RowCheck(
         name="own_id_unique", column=report_under,
-        error="the row's own id (" + ", ".join(columns) + ") appears on several rows with "
-              "different values: every row carrying it is set aside; keep one and rerun",
+        error="Même jeune, même dispositif et même date d'entrée sur plusieurs lignes aux "
+              "valeurs différentes (colonne {header}) : toutes sont écartées ; gardez-en une "
+              "seule dans l'export et relancez",
         passes=lambda df: ~(df[columns].notna().all(axis=1)
                             & df.duplicated(subset=columns, keep=False)),
     )
@@ -171,8 +187,9 @@ def jeunes_schema(ctx: ValidationContext) -> pa.DataFrameSchema:
     """Only an empty or conflicting id rejects a young person (facts are never lost)."""
     return pa.DataFrameSchema({"young_id": pa.Column(object, nullable=False, checks=[pa.Check(
         lambda s: ~s.duplicated(keep=False), name="own_id_unique",
-        error="the young person's id in column {header} appears on several rows with different "
-              "values: every row carrying it is set aside; keep one in the export and rerun",
+        error="Jeune présent sur plusieurs lignes aux valeurs différentes (colonne {header}, "
+              "valeur non reproduite : donnée personnelle) : toutes sont écartées ; gardez-en "
+              "une seule dans l'export jeunes et relancez",
     )])}, strict=False, coerce=False)
 
 
@@ -181,8 +198,8 @@ def evenements_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[
         "event_id": _own_id(),
         "young_id": _young_id(ctx),
         "event_date": _date(True, not_after=ctx.run_date, in_year=ctx.year),
-        "event_type": _code(True, "event type", "event_type"),
-        "status": _status("event status", "event_status"),
+        "event_type": _code(True, "Type d'événement", "event_type"),
+        "status": _status("Statut d'événement", "event_status"),
     }, strict=False), []
 
 
@@ -191,8 +208,8 @@ def propositions_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, lis
         "proposal_id": _own_id(),
         "young_id": _young_id(ctx),
         "proposal_date": _date(True, not_after=ctx.run_date, in_year=ctx.year),
-        "theme": _code(True, "proposal theme", "proposal_theme"),
-        "state": _status("proposal state", "proposal_state"),
+        "theme": _code(True, "Thème de proposition", "proposal_theme"),
+        "state": _status("État de proposition", "proposal_state"),
     }, strict=False), []
 
 
@@ -202,11 +219,12 @@ def situations_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[
     return pa.DataFrameSchema({
         "situation_id": _own_id(),
         "young_id": _young_id(ctx),
-        "category": _code(True, "situation category", "situation_category"),
-        "nature": _code(True, "situation nature for this category", "situation_nature"),
+        "category": _code(True, "Catégorie de situation", "situation_category", feminine=True),
+        "nature": _code(True, "Nature de situation", "situation_nature", feminine=True,
+                        after=" pour sa catégorie"),
         "start_date": _date(True),
         "end_date": _date(False),
-        "state": _status("situation state", "situation_state"),
+        "state": _status("État de situation", "situation_state"),
         "ml_implemented": _yes_no(),
     }, checks=[r.as_check() for r in rows], strict=False), rows
 
@@ -231,17 +249,20 @@ def aides_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[RowCh
         "aid_date": _date(True, not_after=ctx.run_date, in_year=ctx.year),
         "amount": pa.Column(object, nullable=False, checks=[
             pa.Check(lambda s: s != INVALID, name="amount_number",
-                     error="amount '{value}' in column {header} is not a number: write it as "
-                           "1234,56 or 1 234,56 €"),
+                     error="Montant « {value} » qui n'est pas un nombre (colonne {header}) : "
+                           "corrigez-le dans i-milo ou dans le fichier (forme attendue : "
+                           "1234,56 ou 1 234,56 €)"),
             pa.Check(lambda s: (s == INVALID) | (s.map(lambda v: isinstance(v, int) and v >= 0)),
                      name="amount_not_negative",
-                     error="amount '{value}' in column {header} is negative: correct it"),
+                     error="Montant « {value} » négatif (colonne {header}) : corrigez-le "
+                           "dans i-milo"),
             pa.Check(lambda s: s.map(lambda v: not isinstance(v, int) or v < MAX_CENTS),
                      name="amount_in_range",
-                     error="amount '{value}' in column {header} is too large (the warehouse "
-                           "holds amounts below 100 000 000 000 000 €): correct it"),
+                     error="Montant « {value} » trop grand (colonne {header}) : l'entrepôt "
+                           "garde les montants sous 100 000 000 000 000 € ; corrigez-le dans "
+                           "i-milo"),
         ]),
-        "status": _status("aid status", "aid_status"),
+        "status": _status("Statut d'aide", "aid_status"),
     }, strict=False), []
 
 
@@ -255,7 +276,8 @@ SCHEMAS = {
 
 # Sentences for pandera's built-in checks, by check name.
 BUILTIN_REASONS = {
-    "not_nullable": "column {header} is empty on this row but is required: fill it in and rerun",
+    "not_nullable": "Colonne {header} vide alors qu'elle est obligatoire : remplissez-la "
+                    "dans i-milo et relancez",
 }
 
 __all__ = ["ValidationContext", "RowCheck", "SCHEMAS", "BUILTIN_REASONS", "jeunes_schema",

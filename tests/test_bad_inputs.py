@@ -343,7 +343,7 @@ def test_xls_old_format_is_loaded(baseline) -> None:
         {"event_id": "X3", "event_date": dt.date(2025, 6, 2)}]
     [bad] = quarantine(url, "evenements-2025.xls")
     assert (bad["sheet"], bad["row_number"], bad["column"]) == ("Evenements", 7, "Date")
-    assert "is not in 2025" in bad["reason"]
+    assert "hors de l'année 2025" in bad["reason"]
     assert contacts(url) == BASE_CONTACTS + 3
     accounted(url)
 
@@ -362,11 +362,14 @@ def test_file_of_another_year_in_the_wrong_folder(baseline) -> None:
     assert [r["row_number"] for r in rejected] == [2, 3, 4, 5, 6]
     for r in rejected:
         assert r["column"] == "Date" and r["value"].endswith("/2024")
-        assert r["reason"].endswith("is not in 2025: this row belongs to another year's "
-                                    "folder (raw/<STRUCTURE>/<YEAR>/)")
+        assert r["reason"] == (f"Date « {r['value']} » hors de l'année 2025 (colonne Date) : "
+                               "la ligne relève du dossier d'une autre année "
+                               "(raw/<STRUCTURE>/<ANNÉE>/) ; si la date est fausse, "
+                               "corrigez-la dans i-milo")
     [period] = quarantine(url, "situations-2024.xlsx")
     assert (period["row_number"], period["column"]) == (2, "Date de début")
-    assert "does not overlap 2025: this row belongs to another year's folder" in period["reason"]
+    assert "d'une période sans aucun jour en 2025" in period["reason"]
+    assert "la ligne relève du dossier d'une autre année" in period["reason"]
     assert contacts(url) == BASE_CONTACTS      # the good rows of the other files are kept
     counts = accounted(url)
     assert counts[("evenements-2024.xlsx", "evenements")] == (5, 0, 5, 0)
@@ -458,12 +461,12 @@ def test_conflicting_duplicate_ids(baseline) -> None:
     for key in [("evenements.xlsx", 3), ("evenements-corrigé.xlsx", 3), ("aides.xlsx", 2),
                 ("aides-bis.xlsx", 2), ("jeunes.xlsx", 6), ("jeunes-bis.xlsx", 2)]:
         reason = rows[key]["reason"]
-        assert "appears on several rows with different values" in reason, reason
-        assert "keep one" in reason and "rerun" in reason
+        assert "sur plusieurs lignes aux valeurs différentes" in reason, reason
+        assert "gardez-en une seule" in reason and "relancez" in reason
     assert rows[("evenements.xlsx", 3)]["value"] == "E2"
     assert rows[("aides-bis.xlsx", 2)]["column"] == "Référence de l'aide"
     assert rows[("jeunes.xlsx", 6)]["value"] is None        # the young id is never shown
-    assert "not among the valid rows of the `jeunes`" in rows[(first, 5)]["reason"]
+    assert "Jeune absent des lignes valides de l'export jeunes" in rows[(first, 5)]["reason"]
     counts = accounted(url, merged={second: 3})                 # E1, E3, E4
     assert counts[(first, "evenements")] == (4, 2, 2, 0)
     assert counts[(second, "evenements")] == (4, 0, 1, 3)
@@ -488,9 +491,10 @@ def test_formulas_give_their_cached_values(baseline) -> None:
         ("F-1", "FAJ", 150.0), ("F-2", "FAJ", 3.0)]
     bad = {r["row_number"]: r for r in quarantine(url, "aides-formules.xlsx")}
     assert bad[4]["value"] == "#DIV/0!"
-    assert bad[4]["reason"] == ("amount '#DIV/0!' in column Montant is not a number: write it "
-                                "as 1234,56 or 1 234,56 €")
-    assert bad[5]["reason"].startswith("column Montant is empty on this row but is required")
+    assert bad[4]["reason"] == ("Montant « #DIV/0! » qui n'est pas un nombre (colonne Montant) "
+                                ": corrigez-le dans i-milo ou dans le fichier (forme attendue : "
+                                "1234,56 ou 1 234,56 €)")
+    assert bad[5]["reason"].startswith("Colonne Montant vide alors qu'elle est obligatoire")
     accounted(url)
 
 
@@ -511,8 +515,8 @@ def test_merged_cells(baseline) -> None:
     assert not _run(raw, url).failed
     [bad] = quarantine(url, "evenements-fusion.xlsx")
     assert (bad["row_number"], bad["column"]) == (4, "N° dossier")
-    assert bad["reason"] == ("column N° dossier is empty on this row but is required: fill it "
-                             "in and rerun")
+    assert bad["reason"] == ("Colonne N° dossier vide alors qu'elle est obligatoire : "
+                             "remplissez-la dans i-milo et relancez")
     assert contacts(url) == BASE_CONTACTS + 2
     assert accounted(url)[("evenements-fusion.xlsx", "evenements")] == (3, 2, 1, 0)
 
@@ -558,9 +562,10 @@ def test_cells_of_30000_characters(baseline) -> None:
     assert place["place"] == long_place            # a text column keeps the whole cell
     [bad] = quarantine(url, "evenements-long.xlsx")
     assert (bad["row_number"], bad["column"], bad["value"]) == (4, "Nature du contact", long_type)
-    assert bad["reason"].startswith("unknown event type 'Visioxxx")
-    assert bad["reason"].endswith("in column Nature du contact: add it as an alias in "
-                                  "config/codes.yaml (event_type), or correct it in the export")
+    assert bad["reason"].startswith("Type d'événement « Visioxxx")
+    assert bad["reason"].endswith("… » inconnu (colonne Nature du contact) : ajoutez-le comme "
+                                  "alias dans config/codes.yaml (event_type), ou corrigez-le "
+                                  "dans i-milo")
     assert len(bad["reason"]) < 400                # the reason stays readable
     # the comment is personal data: read, never stored
     for table in ("staging.evenements", "conformed.evenements", "quarantine"):
@@ -595,9 +600,10 @@ def test_dates_as_text_in_five_forms(baseline) -> None:
                       "ORDER BY source_row") == [
         {"start_date": dt.date(2025, 3, 4), "end_date": None},
         {"start_date": dt.date(2025, 3, 4), "end_date": dt.date(2025, 9, 30)}]
-    assert bad[0]["reason"] == ("'31/02/2025' in column Date is not a date: write it as "
-                                "dd/mm/yyyy, yyyy-mm-dd or as an Excel date, between 1678 and "
-                                "2261 (an end not known yet is left empty)")
+    assert bad[0]["reason"] == ("Date « 31/02/2025 » illisible (colonne Date) : corrigez-la "
+                                "dans i-milo ou dans le fichier, au format jj/mm/aaaa, "
+                                "aaaa-mm-jj ou en date Excel, entre 1678 et 2261 (une fin "
+                                "encore inconnue reste vide)")
     accounted(url)
 
 
@@ -627,11 +633,14 @@ def test_numbers_stored_as_text(baseline) -> None:
         ("N-5", "99.90")]
     bad, huge = quarantine(url, "aides.xlsx")
     assert (bad["row_number"], bad["column"], bad["value"]) == (7, "Montant", "12,5 euros")
-    assert bad["reason"] == ("amount '12,5 euros' in column Montant is not a number: write it "
-                             "as 1234,56 or 1 234,56 €")
+    assert bad["reason"] == ("Montant « 12,5 euros » qui n'est pas un nombre (colonne "
+                             "Montant) : corrigez-le dans i-milo ou dans le fichier (forme "
+                             "attendue : 1234,56 ou 1 234,56 €)")
     # an absurd amount is rejected with its reason (it used to fail the partition's write)
     assert (huge["row_number"], huge["value"]) == (8, "123456789012345678")
-    assert "is too large" in huge["reason"] and huge["reason"].endswith("correct it")
+    assert huge["reason"].startswith("Montant « 123456789012345678 » trop grand (colonne "
+                                     "Montant)")
+    assert huge["reason"].endswith("corrigez-le dans i-milo")
     communes = query(url, "SELECT commune_insee, commune FROM conformed.jeunes "
                           "ORDER BY source_row")
     assert [c["commune_insee"] for c in communes] == ["02691", "02691", "59328"]
@@ -672,8 +681,8 @@ def test_unknown_event_type(warehouse_url: str, tmp_path: Path) -> None:
     assert [(b["sheet"], b["row_number"], b["column"], b["value"]) for b in bad] == [
         ("Événements", 2, "Nature du contact", "Visio"),
         ("Événements", 3, "Nature du contact", "Visioconférence")]
-    assert bad[0]["reason"] == ("unknown event type 'Visio' in column Nature du contact: add it "
-                                "as an alias in config/codes.yaml (event_type), or correct it "
-                                "in the export")
+    assert bad[0]["reason"] == ("Type d'événement « Visio » inconnu (colonne Nature du "
+                                "contact) : ajoutez-le comme alias dans config/codes.yaml "
+                                "(event_type), ou corrigez-le dans i-milo")
     assert contacts(warehouse_url) == BASE_CONTACTS + 1     # the good row of the file is kept
     assert accounted(warehouse_url)[("evenements-visio.xlsx", "evenements")] == (3, 1, 2, 0)
