@@ -105,8 +105,9 @@ def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: Warehou
         with warehouse.open() as wh:
             write_values(wh, structure, year, values)
     else:
-        context.log.error(f"{structure} {year}: reconciliation failed, figures not written "
-                          f"(the previous figures stay)")
+        context.log.error(f"{structure} {year} : contrôles de cohérence en échec, chiffres non "
+                          f"écrits (les chiffres précédents restent) ; les cellules en faute "
+                          f"sont dans les contrôles de indicator_values")
     totals = values[values["commune_insee"].isna() & values["dimension_1"].isna()]
     yield dg.MaterializeResult(asset_key="indicator_values", metadata={
         "dagster/row_count": len(values),
@@ -146,6 +147,7 @@ def indicator_trends(context: dg.AssetExecutionContext,
         frame = trends(current, previous)
         write_trends(wh, structure, year, frame)
     if previous.empty:
-        context.log.info(f"No figures for {structure} {year - 1}: no trends for {year}.")
+        context.log.info(f"Aucun chiffre pour {structure} {year - 1} : pas d'évolutions pour "
+                         f"{year}.")
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame),
                                           "previous_year_rows": len(previous)})
