@@ -274,7 +274,16 @@ class Warehouse:
                 for schema in SCHEMAS:
                     if schema not in existing:
                         conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
-                metadata.create_all(conn)  # checks first: only missing tables are created
+                # one query for all tables (create_all's own check asks once per table:
+                # ≈ 0.09 s, at every step of every partition)
+                present = {f"{schema}.{name}" for schema, name in conn.execute(sa.text(
+                    "SELECT table_schema, table_name FROM information_schema.tables "
+                    "WHERE table_catalog = current_database()")).all()}
+                default = "public" if self.dialect == "postgresql" else "main"
+                missing = [table for table in metadata.sorted_tables
+                           if f"{table.schema or default}.{table.name}" not in present]
+                if missing:
+                    metadata.create_all(conn, tables=missing)
             if self.dialect == "postgresql":
                 replace_changed(conn, _AGE_SQL["postgresql"])
                 # only the missing ones: CREATE INDEX takes a lock on its table even when the
