@@ -9,8 +9,10 @@ row and say why; an empty cell becomes None/NaT.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.config import code_lists, fold
+from pipelines.frames import none_where_not
 
 INVALID = "\x00invalid"
 # Unparsable dates become this sentinel (before the contract's 1990-01-01 floor), so the
@@ -33,7 +36,7 @@ _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})$")
 _SERIAL = re.compile(r"^\d+(\.\d+)?$")
 
 
-def _on_distinct(series: pd.Series, parse) -> pd.Series:
+def _on_distinct(series: pd.Series, parse: Callable[[Any], object]) -> pd.Series:
     """Apply a scalar parser once per distinct value (exports repeat values a lot)."""
     # not Series.unique(): its string hash table stops at a NUL character, so 'a' and
     # 'a\x00b' would be one value and the second would be read as empty
@@ -92,24 +95,25 @@ def parse_id(series: pd.Series) -> pd.Series:
         # same Python strings (≈ 4x faster than pandas' object-string methods).
         values = series.to_numpy(dtype=object, copy=True)
         original = pa.array(values, type=pa.string(), from_pandas=True)
-        text = pc.utf8_trim_whitespace(original)
+        text: pa.StringArray = pc.utf8_trim_whitespace(original)
         if pc.any(pc.match_substring(text, ".")).as_py():
             text = pc.replace_substring_regex(text, pattern=_NUMBER_ID.pattern,
                                               replacement=r"\1")
-        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-        changed = pc.fill_null(pc.not_equal(text, original), True)
+        text = pc.if_else(pc.equal(text, pa.scalar("")),
+                          pa.scalar(None, pa.string()), text)
+        changed = pc.not_equal(text, original).fill_null(True)
         positions = np.flatnonzero(changed.to_numpy(zero_copy_only=False))
         if len(positions):  # the changed ones, and every missing value (NaN, pd.NA) as None
-            values[positions] = text.take(pa.array(positions)).to_pylist()
+            values[positions] = text.take(positions).to_pylist()
         return pd.Series(values, index=series.index, dtype=object, name=series.name)
     parsed = _on_distinct(series, _id_text).astype(object)
-    return parsed.where(parsed.notna(), None)
+    return none_where_not(parsed, parsed.notna())
 
 
 def parse_text(series: pd.Series) -> pd.Series:
     """Text kept as typed, spaces around stripped; empty is None."""
     parsed = _on_distinct(series, lambda v: str(v).strip() or None).astype(object)
-    return parsed.where(parsed.notna(), None)
+    return none_where_not(parsed, parsed.notna())
 
 
 _AMOUNT_SPACES = re.compile(r"[\s\u00a0\u202f\u2009€]")
@@ -172,7 +176,7 @@ class CodeList:
     def categorise(self, series: pd.Series) -> pd.Series:
         """Categories of a text column: None for empty, INVALID for unknown values."""
         parsed = _on_distinct(series, lambda v: self.match(v) or INVALID).astype(object)
-        return parsed.where(parsed.notna(), None)
+        return none_where_not(parsed, parsed.notna())
 
 
 def code_list(name: str) -> CodeList:
@@ -193,7 +197,7 @@ def parse_yes_no(series: pd.Series) -> pd.Series:
     spellings = code_lists()["yes_no"]
     table = {fold(v): True for v in spellings["yes"]} | {fold(v): False for v in spellings["no"]}
     parsed = _on_distinct(series, lambda v: table.get(fold(v), INVALID)).astype(object)
-    return parsed.where(parsed.notna(), None)
+    return none_where_not(parsed, parsed.notna())
 
 
 def most_frequent_spelling(series: pd.Series) -> pd.Series:
@@ -205,7 +209,9 @@ def most_frequent_spelling(series: pd.Series) -> pd.Series:
     stripped = present.astype(str).str.strip()
     counts = stripped.groupby(stripped.map(fold)).value_counts()
     best: dict[str, str] = {}
-    ranked = sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
+    # ((folded, spelling), count): the index is the two groupings
+    pairs = cast("list[tuple[tuple[str, str], int]]", list(counts.items()))
+    ranked = sorted(pairs, key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
     for (folded, spelling), _count in ranked:
         best.setdefault(folded, spelling)
     out = series.copy()

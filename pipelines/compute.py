@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipelines.config import CONFIG_DIR, HORS_TERRITOIRE, NON_RENSEIGNE, NON_RENSEIGNEE
+from pipelines.frames import none_where_not
 from pipelines.tables import DIMENSIONS, INDICATOR_KEY, MARTS
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -204,7 +205,8 @@ def aggregate(ind: Indicator, units: pd.DataFrame,
     labels = dict(territory) | dict([HORS_TERRITOIRE, NON_RENSEIGNEE])
     rows: list[dict] = []
 
-    def row(value, commune=None, d1=None, c1=None, d2=None, c2=None) -> None:
+    def row(value: object, commune: str | None = None, d1: str | None = None,
+            c1: str | None = None, d2: str | None = None, c2: str | None = None) -> None:
         rows.append({"indicator": ind.code, "commune_insee": commune,
                      "commune": labels.get(commune) if commune else None,
                      "dimension_1": d1, "category_1": c1, "dimension_2": d2, "category_2": c2,
@@ -285,5 +287,5 @@ def _null_safe_merge(left: pd.DataFrame, right: pd.DataFrame, key: list[str]) ->
         rk[k] = rk[k].astype(object).where(rk[k].notna(), sentinel)
     merged = lk.merge(rk, on=key, how="inner")
     for k in key:
-        merged[k] = merged[k].where(merged[k] != sentinel, None)
+        merged[k] = none_where_not(merged[k], merged[k] != sentinel)
     return merged

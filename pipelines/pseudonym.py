@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.frames import none_where_not
+
 KEY_VARIABLE = "WAREHOUSE_PSEUDONYM_KEY"
 KEY_FILE_VARIABLE = "WAREHOUSE_PSEUDONYM_KEY_FILE"
 # For the synthetic demo only: public, so it protects nothing.
@@ -139,4 +141,4 @@ def pseudonymise(structure: str, ids: pd.Series, key: bytes,
             h = keyed.copy()
             h.update(f"{structure}:{i}".encode())
             known[i] = h.hexdigest()
-    return ids.map(known).astype(object).where(ids.notna(), None)
+    return none_where_not(ids.map(known).astype(object), ids.notna())

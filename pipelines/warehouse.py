@@ -32,6 +32,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pipelines.config import PROJECT_ROOT
+from pipelines.frames import none_where_not
 from pipelines.recovery import pause_point
 from pipelines.tables import SCHEMAS, metadata
 
@@ -325,7 +327,7 @@ class Warehouse:
         data = frame[columns]
         name = f"{table.schema}.{table.name}" if table.schema else table.name
         quoted = ", ".join(f'"{c}"' for c in columns)
-        raw = conn.connection.dbapi_connection
+        raw = _driver_connection(conn)
         if self.dialect == "duckdb":
             view = "_observatoire_insert"
             raw.register(view, _decimals_as_text(data, table))
@@ -342,13 +344,13 @@ class Warehouse:
                     with cur.copy(f"COPY {name} ({quoted}) FROM STDIN (FORMAT csv)") as copy:
                         copy.write(block)
                 else:
-                    records = data.astype(object).where(data.notna(), None)
+                    records = none_where_not(data.astype(object), data.notna())
                     with cur.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy:
                         for row in records.itertuples(index=False, name=None):
                             copy.write_row([_plain(v) for v in row])
         else:  # any other SQLAlchemy dialect: correct, slower
-            conn.execute(table.insert(), data.astype(object).where(data.notna(), None)
-                         .to_dict("records"))
+            rows = none_where_not(data.astype(object), data.notna()).to_dict("records")
+            conn.execute(table.insert(), cast("list[dict[str, Any]]", rows))  # named columns
         return len(data)
 
 
@@ -411,7 +413,7 @@ def waiting_for_lock(conn: Connection, what: str, relation: str | None = None,
     except sa.exc.OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
             raise
-        own = conn.connection.dbapi_connection.info.backend_pid
+        own = _driver_connection(conn).info.backend_pid
         message = lock_wait_message(conn.engine, what, time.monotonic() - started, own,
                                     relation, mode)
         raise LockWaitTimeout(message) from exc
@@ -530,6 +532,12 @@ def _replaceable_state(conn: Connection) -> dict[str, tuple[str | None, str]]:
     with waiting_for_lock(conn, "le catalogue des vues (lecture des définitions)"):
         return {name: (comment, definition or "")
                 for name, comment, definition in conn.execute(sa.text(sql))}
+
+
+def _driver_connection(conn: Connection) -> Any:
+    """The driver's own connection: duckdb's register, psycopg's copy and info are outside
+    the DB-API protocol that SQLAlchemy types it with."""
+    return conn.connection.dbapi_connection
 
 
 def _decimals_as_text(data: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
