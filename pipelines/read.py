@@ -52,9 +52,10 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import fastexcel
 import numpy as np
@@ -289,13 +290,15 @@ def _rows(columns: list[pa.Array], chunk: int = 64) -> Iterator[tuple[int, list[
 
 
 def _nonempty(array: pa.Array) -> np.ndarray:
-    return pc.fill_null(pc.not_equal(array, ""), False).to_numpy(zero_copy_only=False)
+    return pc.not_equal(array, pa.scalar("")).fill_null(False).to_numpy(zero_copy_only=False)
 
 
-def _on_subset(array: pa.Array, candidates: pa.Array, change) -> pa.Array:
+def _on_subset(
+    array: pa.Array, candidates: pa.BooleanArray, change: Callable[[pa.Array], pa.Array]
+) -> pa.Array:
     """Apply `change` (an array -> array function) to the cells flagged by `candidates` only
     (a cheap pre-filter keeps the regular expressions off most cells)."""
-    mask = pc.fill_null(candidates, False)
+    mask = cast(pa.BooleanArray, candidates.fill_null(False))  # the stubs lose the type
     if not pc.any(mask).as_py():
         return array
     return pc.replace_with_mask(array, mask, change(array.filter(mask)))
@@ -303,7 +306,7 @@ def _on_subset(array: pa.Array, candidates: pa.Array, change) -> pa.Array:
 
 def _shortest(texts: pa.Array) -> pa.Array:
     out = []
-    for text in texts.to_pylist():
+    for text in cast("list[str]", texts.to_pylist()):  # number texts only, no null
         short = np.format_float_positional(float(text), unique=True, trim="-")
         out.append(short if len(short) < len(text) else text)
     return pa.array(out, type=pa.string())
@@ -355,7 +358,9 @@ class _Table:
 def _build_sheet(
     table: _Table, header: _Header, path: Path, file: str, sheet: str | None
 ) -> ExportSheet:
-    spec = export_specs()[header.recognition.export_type]
+    export_type = header.recognition.export_type
+    assert export_type is not None  # the callers skip or refuse an unrecognised header
+    spec = export_specs()[export_type]
     start = header.index + 1
     trimmed: dict[int, pa.Array] = {}
     keep = [c for c in spec.columns if c.name in header.recognition.columns and not c.personal]
@@ -391,7 +396,8 @@ def _build_sheet(
         j = header.recognition.columns[col.name]
         headers[col.name] = str(header.cells[j]).strip()
         values = trimmed[j].take(indices)
-        values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        values = pc.if_else(pc.equal(values, pa.scalar("")), pa.scalar(None, pa.string()),
+                            values)
         if table.workbook:
             values = _normalise_workbook_values(values)
         series = values.to_pandas()
@@ -783,7 +789,7 @@ class _Extent:
             self.col = col + 1
 
 
-def _member_chunks(content: bytes, info: zipfile.ZipInfo, file: str):
+def _member_chunks(content: bytes, info: zipfile.ZipInfo, file: str) -> Iterator[bytes]:
     """The decompressed bytes of one zip member, a chunk at a time; refuses a member that
     decompresses to more than it declares (what a zip bomb does)."""
     offset = info.header_offset
@@ -803,7 +809,7 @@ def _member_chunks(content: bytes, info: zipfile.ZipInfo, file: str):
             "Excel et enregistrez-le de nouveau en .xlsx")
     inflate = zlib.decompressobj(-15)
     produced, pos = 0, 0
-    pending = b""
+    pending: bytes | memoryview = b""
     while True:
         if not pending:
             if pos >= len(raw):
@@ -1057,6 +1063,7 @@ def _read_workbook(content: bytes, path: Path, file: str) -> ReadResult:
 
 
 def _decode(raw: bytes, file: str) -> str:
+    encodings: tuple[str, ...]
     if raw.startswith(b"\xef\xbb\xbf"):
         encodings = ("utf-8-sig",)
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
