@@ -2,6 +2,7 @@
 
 
 from collections import Counter
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
@@ -55,8 +56,9 @@ def _validation_check(name: str) -> dg.AssetCheckSpec:
     name="conformed_tables",
     pool="warehouse",
 )
-def conformed_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                     drop_zone: DropZoneResource):
+def conformed_tables(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, drop_zone: DropZoneResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Validate the staged rows (pandera), conform them and write the conformed schema,
     the quarantine and ingested_files in one transaction."""
     structure_code, year = partition_of(context)
@@ -121,7 +123,7 @@ def _reasons(rejects: pd.DataFrame) -> dict[str, int]:
     generic = pd.Series([generic_reason(reason, value)
                          for reason, value in zip(rejects["reason"], rejects["value"],
                                                   strict=True)])
-    return {k: int(v) for k, v in generic.value_counts().items()}
+    return {str(k): int(v) for k, v in generic.value_counts().items()}
 
 
 def _preview(frame: pd.DataFrame, rows: int = 10) -> str:

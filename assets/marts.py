@@ -1,6 +1,8 @@
 """Marts: the counted units behind every figure, the figures, their trends, the catalogue."""
 
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 
@@ -20,6 +22,7 @@ from pipelines.publish import (
 )
 from pipelines.resources import WarehouseResource
 from pipelines.tables import MARTS
+from pipelines.warehouse import Warehouse
 
 
 @dg.asset(
@@ -61,7 +64,7 @@ def indicator_units(context: dg.AssetExecutionContext,
     })
 
 
-def _source_files(wh, structure: str, year: int) -> pd.DataFrame:
+def _source_files(wh: Warehouse, structure: str, year: int) -> pd.DataFrame:
     with wh.transaction() as conn:
         return wh.read_frame(
             conn, "SELECT file, export_type, sha256, rows_loaded FROM ingested_files "
@@ -89,7 +92,9 @@ RECONCILIATION_CHECKS = [
     name="indicator_values",
     pool="warehouse",
 )
-def indicator_values_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def indicator_values_asset(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Turn the counted units into figures (config/indicators.yaml), run the reconciliation
     checks of indicators.md on them, and write them only if every check passes: figures that
     fail a blocking check never replace the partition's last good figures."""

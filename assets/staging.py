@@ -37,7 +37,7 @@ from pipelines.staging import stage_partition
     pool="warehouse",
 )
 def staging_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                    drop_zone: DropZoneResource):
+                    drop_zone: DropZoneResource) -> Iterator[dg.MaterializeResult]:
     """Read every export file of the partition's folder into the staging schema.
 
     A file that cannot be read fails the partition before anything is written, so the

@@ -236,6 +236,7 @@ def write_worker_config(folder: Path) -> Path:
     from dagster._config import post_process_config, validate_config
 
     config_type = celery_executor.config_schema.config_type
+    assert config_type is not None  # the Celery executor declares its configuration
     value = executor_config()
     if not validate_config(config_type, value).success:
         raise ValueError(f"{config_path()} : configuration Celery invalide")

@@ -137,8 +137,8 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[Reclaimed]:
         known = {r.dagster_run.run_id: r.dagster_run for r in
                  instance.get_run_records(dg.RunsFilter(run_ids=sorted(holders)))}
         for run_id in holders:
-            run = known.get(run_id)
-            if run is None or run.is_finished:
+            holder = known.get(run_id)
+            if holder is None or holder.is_finished:
                 storage.free_concurrency_slots_for_run(run_id)
     return out
 
