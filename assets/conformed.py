@@ -13,9 +13,9 @@ from pipelines.asset_metadata import unplotted
 from pipelines.config import export_specs, load_structure
 from pipelines.conform import communes_frame, conform_partition, ingested_files_frame
 from pipelines.partitions import partition_of, partitions_def
-from pipelines.publish import read_staging, write_conformed
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.staging import headers_by_sheet
+from pipelines.store import read_staging, write_conformed
 from pipelines.tables import CONFORMED
 from pipelines.validate import generic_reason, retry_on, validate_partition
 

@@ -11,7 +11,8 @@ from pipelines import reconcile
 from pipelines.asset_metadata import INDICATOR_VALUES_LINEAGE, unplotted
 from pipelines.compute import catalogue, compute_units, indicator_values, trends
 from pipelines.partitions import partition_of, partitions_def
-from pipelines.publish import (
+from pipelines.resources import WarehouseResource
+from pipelines.store import (
     prepare,
     read_units,
     read_values,
@@ -20,7 +21,6 @@ from pipelines.publish import (
     write_trends,
     write_values,
 )
-from pipelines.resources import WarehouseResource
 from pipelines.tables import MARTS
 from pipelines.warehouse import Warehouse
 

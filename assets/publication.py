@@ -12,8 +12,8 @@ from dagster import DagsterEventType
 
 from pipelines.dictionary import write_dictionary
 from pipelines.partitions import partition_key, partition_of, partitions_def
-from pipelines.publish import partitions_held, prepare
 from pipelines.resources import WarehouseResource
+from pipelines.store import partitions_held, prepare
 from pipelines.warehouse import PublicationError, Warehouse
 
 

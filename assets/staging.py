@@ -13,11 +13,11 @@ from pipelines.inputs import inputs_digest
 from pipelines.jobs import STAGING_KEYS, STAGING_SHEETS
 from pipelines.partitions import discover_partitions, partition_of, partitions_def
 from pipelines.pseudonym import PseudonymKey, PseudonymKeyError, resolve_key
-from pipelines.publish import key_fingerprints, prepare, remove_partitions, write_staging
 from pipelines.read import UnreadableFileError
 from pipelines.recovery import pause_point
 from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.staging import stage_partition
+from pipelines.store import key_fingerprints, prepare, remove_partitions, write_staging
 
 
 @dg.multi_asset(

@@ -36,10 +36,10 @@ from pipelines.plan import (
     plan_runs,
     vanished_partitions,
 )
-from pipelines.publish import catalogue_is_current, partitions_held
 from pipelines.recovery import PROCESS_TAG, pool_holders, reclaim_dead_runs, this_process
 from pipelines.resources import default_resources
 from pipelines.sensors import recorded_inputs, stale_inputs
+from pipelines.store import catalogue_is_current, partitions_held
 from pipelines.validate import generic_reason
 from pipelines.warehouse import Warehouse
 

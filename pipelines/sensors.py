@@ -176,7 +176,7 @@ def new_partitions_requests(instance: dg.DagsterInstance, partitions: Iterable[P
 
 def held_partitions(url: str | None) -> set[Partition]:
     """The partitions the published warehouse holds rows of, in any layer."""
-    from pipelines.publish import held_partitions_sql
+    from pipelines.store import held_partitions_sql
 
     frame = read_published(url, "ingested_files", held_partitions_sql())
     if frame is None:

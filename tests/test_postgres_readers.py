@@ -26,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.compute import view_statements
-from pipelines.publish import prepare
+from pipelines.store import prepare
 from pipelines.warehouse import (
     _AGE_SQL,
     LOCK_TIMEOUT_VARIABLE,

@@ -213,7 +213,7 @@ def test_reloading_partitions_does_not_grow_the_duckdb_file(tmp_path: Path) -> N
 
 def test_prepare_restores_what_an_analyst_dropped(warehouse_url: str,
                                                        tmp_path: Path) -> None:
-    from pipelines.publish import prepare
+    from pipelines.store import prepare
 
     views = {"contact_events", "counted_situations", "granted_aids"}
 
@@ -324,7 +324,7 @@ def test_postgresql_bulk_copy_writes_what_the_row_by_row_copy_wrote(postgres_url
 def test_postgresql_partitioned_tables_are_indexed_by_partition(postgres_url: str) -> None:
     """Without these indexes every step scanned whole tables: a partition took longer as the
     warehouse grew (6.6 s for the first of the benchmark region, 19.7 s for the 40th)."""
-    from pipelines.publish import prepare
+    from pipelines.store import prepare
     from pipelines.tables import metadata
 
     partitioned = {(t.schema or "public", t.name) for t in metadata.sorted_tables
@@ -351,7 +351,7 @@ def test_preparing_again_takes_no_lock_a_writer_holds(postgres_url: str) -> None
     """A worker preparing the warehouse while another writes a table must not wait for it:
     CREATE INDEX IF NOT EXISTS locks its table even when the index exists (found as a
     deadlock between two workers), so existing indexes are not asked for again."""
-    from pipelines.publish import prepare
+    from pipelines.store import prepare
 
     first = Warehouse(postgres_url)
     prepare(first)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from pipelines import view_sql
 from pipelines.compute import catalogue, view_statements
-from pipelines.publish import prepare
+from pipelines.store import prepare
 from pipelines.warehouse import Warehouse, replace_changed
 from tests.conftest import query
 from tests.test_indicators import edge_cases

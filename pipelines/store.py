@@ -1,4 +1,4 @@
-"""Publish stage: each layer of a partition written to the warehouse in one transaction.
+"""Store stage: each layer of a partition written to the warehouse in one transaction.
 
 A reader sees a partition's old rows or its new ones, never a mix or nothing: every
 function below deletes the partition's rows and inserts the new ones inside one
