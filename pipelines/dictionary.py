@@ -114,7 +114,8 @@ def entries() -> list[Entry]:
             rows.append(Entry(table.fullname, position, column.name, data_type(column),
                               bool(column.nullable), *found))
     if missing:
-        raise UndocumentedError("not documented in config/dictionary.yaml: "
+        raise UndocumentedError("sans description dans config/dictionary.yaml (ajoutez-y "
+                                "leur sens, puis lancez `python -m pipelines.dictionary`) : "
                                 + ", ".join(missing))
     return rows
 
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     path = Path(argv[0]) if argv else DOC_PATH
     path.write_text(render_markdown(), encoding="utf-8")
-    print(f"{path}: {len(entries())} columns")
+    print(f"{path} : {len(entries())} colonnes décrites")
     return 0
 
 

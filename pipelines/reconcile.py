@@ -1,7 +1,9 @@
 """Reconciliation checks of indicators.md: figures that must add up, and the faulty cells.
 
 Each function takes a partition's `indicator_values` rows and returns the failing cells
-(an empty frame when the check passes); the asset checks put them in their metadata.
+(an empty frame when the check passes, French column names: a person reads them in the
+asset checks' metadata). The first line of each docstring is the check's description in the
+UI (assets/marts.py): one whole French sentence, as `DESCRIPTIONS` holds it.
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ def _mismatch(expected: Decimal, got: Decimal) -> bool:
 
 
 def communes_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
-    """The per-commune rows of every indicator sum to its total."""
+    """Les lignes par commune de chaque indicateur ont pour somme son total.
+
+    The per-commune rows of every indicator sum to its total."""
     totals = _totals(values)
     per_commune = values[values["commune_insee"].notna() & values["dimension_1"].isna()]
     sums = _dec(per_commune["value"]).groupby(per_commune["indicator"]).sum()
-    bad = [{"indicator": i, "total": str(totals[i]), "sum_of_communes": str(sums.get(i, 0))}
+    bad = [{"indicateur": i, "total": str(totals[i]), "somme_des_communes": str(sums.get(i, 0))}
            for i in totals.index if _mismatch(totals[i], sums.get(i, Decimal(0)))]
-    return pd.DataFrame(bad, columns=["indicator", "total", "sum_of_communes"])
+    return pd.DataFrame(bad, columns=["indicateur", "total", "somme_des_communes"])
 
 
 def _exclusive(indicator: str, dimension: str) -> bool:
@@ -47,7 +51,9 @@ def _exclusive(indicator: str, dimension: str) -> bool:
 
 
 def breakdowns_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
-    """Each 1-D breakdown sums to its total where categories are exclusive (each ≤ the total
+    """Chaque ventilation a pour somme le total, ses marges et ses cellules sans commune.
+
+    Each 1-D breakdown sums to its total where categories are exclusive (each ≤ the total
     otherwise); each 2-D breakdown sums to each of its margins; a by-commune breakdown sums,
     over communes, to its structure-wide cell."""
     totals = _totals(values)
@@ -60,19 +66,19 @@ def breakdowns_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
         if d2 == "":
             if _exclusive(ind, d1):
                 if _mismatch(total, v.sum()):
-                    bad.append({"indicator": ind, "breakdown": d1, "cell": "(sum)",
-                                "expected": str(total), "got": str(v.sum())})
+                    bad.append({"indicateur": ind, "ventilation": d1, "cellule": "(somme)",
+                                "attendu": str(total), "obtenu": str(v.sum())})
             else:
                 for cat, value in zip(cells["category_1"], v, strict=True):
                     if value > total + TOLERANCE:
-                        bad.append({"indicator": ind, "breakdown": d1, "cell": cat,
-                                    "expected": f"<= {total}", "got": str(value)})
+                        bad.append({"indicateur": ind, "ventilation": d1, "cellule": cat,
+                                    "attendu": f"≤ {total}", "obtenu": str(value)})
             continue
         # 2-D: the grid's sum is the total, and each margin matches the 1-D breakdown
         # of that dimension where the indicator publishes one.
         if _exclusive(ind, d1) and _exclusive(ind, d2) and _mismatch(total, v.sum()):
-            bad.append({"indicator": ind, "breakdown": f"{d1} x {d2}", "cell": "(sum)",
-                        "expected": str(total), "got": str(v.sum())})
+            bad.append({"indicateur": ind, "ventilation": f"{d1} x {d2}", "cellule": "(somme)",
+                        "attendu": str(total), "obtenu": str(v.sum())})
         for dim, col in ((d1, "category_1"), (d2, "category_2")):
             one_d = whole[(whole["indicator"] == ind) & (whole["dimension_1"] == dim)
                           & whole["dimension_2"].isna()]
@@ -81,9 +87,9 @@ def breakdowns_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
             margin = v.groupby(cells[col]).sum()
             for cat, expected in zip(one_d["category_1"], _dec(one_d["value"]), strict=True):
                 if _mismatch(expected, margin.get(cat, Decimal(0))):
-                    bad.append({"indicator": ind, "breakdown": f"{d1} x {d2}",
-                                "cell": f"margin {dim}={cat}", "expected": str(expected),
-                                "got": str(margin.get(cat, Decimal(0)))})
+                    bad.append({"indicateur": ind, "ventilation": f"{d1} x {d2}",
+                                "cellule": f"marge {dim}={cat}", "attendu": str(expected),
+                                "obtenu": str(margin.get(cat, Decimal(0)))})
     by_commune = values[values["commune_insee"].notna() & values["dimension_1"].notna()]
     for (ind, d1, cat), cells in by_commune.groupby(["indicator", "dimension_1",
                                                      "category_1"]):
@@ -94,17 +100,20 @@ def breakdowns_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
         expected = _dec(match["value"]).iloc[0]
         got = _dec(cells["value"]).sum()
         if _mismatch(expected, got):
-            bad.append({"indicator": ind, "breakdown": f"commune x {d1}", "cell": cat,
-                        "expected": str(expected), "got": str(got)})
-    return pd.DataFrame(bad, columns=["indicator", "breakdown", "cell", "expected", "got"])
+            bad.append({"indicateur": ind, "ventilation": f"commune x {d1}", "cellule": cat,
+                        "attendu": str(expected), "obtenu": str(got)})
+    return pd.DataFrame(bad, columns=["indicateur", "ventilation", "cellule", "attendu",
+                                      "obtenu"])
 
 
 def inequalities_hold(values: pd.DataFrame) -> pd.DataFrame:
-    """interviews ≤ contacts, youth_interviewed ≤ youth_in_contact, ... (totals and
+    """Les inégalités du catalogue tiennent (entretiens ≤ contacts…), au total et par commune.
+
+    interviews ≤ contacts, youth_interviewed ≤ youth_in_contact, ... (totals and
     per-commune rows)."""
     plain = values[values["dimension_1"].isna()].copy()
-    plain["where"] = plain["commune_insee"].fillna("total")
-    table = plain.pivot_table(index="where", columns="indicator", values="value",
+    plain["lieu"] = plain["commune_insee"].fillna("total")
+    table = plain.pivot_table(index="lieu", columns="indicator", values="value",
                               aggfunc="first")
     bad = []
     for left, right in catalogue().inequalities:
@@ -112,10 +121,20 @@ def inequalities_hold(values: pd.DataFrame) -> pd.DataFrame:
             continue
         for where, lv, rv in zip(table.index, table[left], table[right], strict=True):
             if pd.notna(lv) and pd.notna(rv) and Decimal(str(lv)) > Decimal(str(rv)):
-                bad.append({"rule": f"{left} <= {right}", "where": where,
-                            "left": str(lv), "right": str(rv)})
-    return pd.DataFrame(bad, columns=["rule", "where", "left", "right"])
+                bad.append({"règle": f"{left} ≤ {right}", "lieu": where,
+                            "gauche": str(lv), "droite": str(rv)})
+    return pd.DataFrame(bad, columns=["règle", "lieu", "gauche", "droite"])
 
+
+# The checks' descriptions (the UI shows them): each function's docstring begins with it.
+DESCRIPTIONS = {
+    "communes_sum_to_total": "Les lignes par commune de chaque indicateur ont pour somme son "
+                             "total.",
+    "breakdowns_sum_to_total": "Chaque ventilation a pour somme le total, ses marges et ses "
+                               "cellules sans commune.",
+    "inequalities_hold": "Les inégalités du catalogue tiennent (entretiens ≤ contacts…), au "
+                         "total et par commune.",
+}
 
 CHECKS = {
     "communes_sum_to_total": communes_sum_to_total,

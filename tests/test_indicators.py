@@ -183,12 +183,12 @@ def test_reconciliation_checks_name_the_faulty_cells(figures):
         & tampered["dimension_1"].isna()
     tampered.loc[hit, "value"] = 50
     communes = reconcile.communes_sum_to_total(tampered)
-    assert set(communes["indicator"]) == {"contacts", "interviews"}
+    assert set(communes["indicateur"]) == {"contacts", "interviews"}
     breakdowns = reconcile.breakdowns_sum_to_total(tampered)
-    assert {"aid_amount"} <= set(breakdowns["indicator"])
-    assert "FAJ" in set(breakdowns["cell"])
+    assert {"aid_amount"} <= set(breakdowns["indicateur"])
+    assert "FAJ" in set(breakdowns["cellule"])
     inequalities = reconcile.inequalities_hold(tampered)
-    assert set(inequalities["rule"]) == {"interviews <= contacts"}
+    assert set(inequalities["règle"]) == {"interviews ≤ contacts"}
 
 
 def test_lineage_query_lists_the_units_behind_a_cell(figures):
