@@ -7,8 +7,8 @@ import dagster as dg
 
 from pipelines.asset_metadata import unplotted
 from pipelines.partitions import partition_of, partitions_def
-from pipelines.report import structure_name, write_report
 from pipelines.reporting.figures import load_figures
+from pipelines.reporting.write import structure_name, write_report
 from pipelines.resources import DropZoneResource, WarehouseResource
 
 REPORTS_DIR_ENV = "OBSERVATOIRE_REPORTS_DIR"

@@ -38,7 +38,7 @@ from pipelines import tables as t
 from pipelines.config import PROJECT_ROOT, export_specs, fold
 from pipelines.reporting.xlsx import put
 from pipelines.validate import TypeResult
-from pipelines.warehouse import published_path, resolve_url
+from pipelines.warehouse import NoWarehouse, published_connection
 
 DEFAULT_OUT_DIR = PROJECT_ROOT / "reports"
 SUMMARY_SHEET = "Synthèse"
@@ -375,15 +375,11 @@ def write_anomalies(data: Anomalies, out_dir: Path) -> Path:
 def generate(url: str | None, structure: str, year: int, out_dir: Path) -> Path:
     """What `observatoire anomalies` does: the file from the published warehouse (a DuckDB
     file opened read-only: it never blocks a run)."""
-    url = resolve_url(url)
-    path = published_path(url)
-    if path is not None and not path.exists():
-        raise NotLoaded(f"pas d'entrepôt à {path} : lancez d'abord « observatoire run "
-                        f"--structure {structure} --year {year} » (ou donnez --warehouse)")
-    engine = sa.create_engine(url, connect_args={"read_only": True} if path else {})
     try:
-        with engine.connect() as conn:
+        with published_connection(url) as conn:
             data = load_anomalies(conn, structure, year)
-    finally:
-        engine.dispose()
+    except NoWarehouse as missing:
+        raise NotLoaded(f"pas d'entrepôt à {missing.path} : lancez d'abord « observatoire run "
+                        f"--structure {structure} --year {year} » (ou donnez --warehouse)"
+                        ) from None
     return write_anomalies(data, out_dir)

@@ -93,7 +93,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pipelines.report import DEFAULT_REPORTS_DIR, generate
+    from pipelines.reporting.write import DEFAULT_REPORTS_DIR, generate
     from pipelines.terminal import for_terminal
 
     try:

@@ -150,23 +150,43 @@ def working_url(url: str | None = None) -> str:
         .render_as_string(hide_password=False)
 
 
-def read_published(url: str | None, table: str, sql: str,
-                   params: dict | None = None) -> pd.DataFrame | None:
-    """A query on what analysts see, without ever taking a writer's lock (a DuckDB file is
-    opened read-only); None when `table` has not been published yet."""
+class NoWarehouse(LookupError):
+    """No DuckDB file analysts read at that path yet (nothing published)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no warehouse at {path} (run `observatoire run` first)")
+        self.path = path
+
+
+@contextmanager
+def published_connection(url: str | None = None) -> Iterator[Connection]:
+    """A connection to what analysts see, never taking a writer's lock (a DuckDB file is
+    opened read-only: a writer's lock would stop the pipeline). NoWarehouse when the DuckDB
+    file does not exist."""
     url = resolve_url(url)
     path = _duckdb_file(url)
     if path is not None and not path.exists():
-        return None
+        raise NoWarehouse(path)
     engine = sa.create_engine(url, connect_args={"read_only": True} if path else {})
     try:
         with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def read_published(url: str | None, table: str, sql: str,
+                   params: dict | None = None) -> pd.DataFrame | None:
+    """A query on what analysts see (read-only); None when `table` has not been published
+    yet."""
+    try:
+        with published_connection(url) as conn:
             if not sa.inspect(conn).has_table(table):
                 return None
             result = conn.execute(sa.text(sql), params or {})
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    finally:
-        engine.dispose()
+    except NoWarehouse:
+        return None
 
 
 def fetch_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:

@@ -30,7 +30,7 @@ import pytest
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import range_boundaries
 
-from pipelines.report import generate
+from pipelines.reporting.write import generate
 from pipelines.reporting.xlsx import (
     PT_PER_CM,
     SOURCES_SHEET,

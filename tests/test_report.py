@@ -24,10 +24,9 @@ from openpyxl.utils.cell import range_boundaries
 
 from pipelines.cli import main
 from pipelines.config import PROJECT_ROOT
-from pipelines.report import generate
 from pipelines.reporting.build import layout
 from pipelines.reporting.masking import apply_masking
-from pipelines.reporting.model import Cell, Report, Row, Section, Table
+from pipelines.reporting.model import MASK, Cell, Report, Row, Section, Table
 from pipelines.reporting.numbers import (
     change_pct,
     fr_amount,
@@ -36,13 +35,13 @@ from pipelines.reporting.numbers import (
     fr_pct,
     share_pct,
 )
+from pipelines.reporting.write import generate
 from pipelines.runner import run_partitions
 from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
 from tests.conftest import RUN_DATE, query
 from tests.report_data import write_drop_zone
 
 SECTIONS = [s["name"] for s in layout()["sections"]]
-MASK = "*"
 
 
 # --- fixtures: one pipeline run, reports generated once -------------------------------------

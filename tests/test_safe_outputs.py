@@ -20,9 +20,9 @@ import openpyxl
 import pytest
 import yaml
 
-from pipelines.report import generate
 from pipelines.reporting.html import write_html
 from pipelines.reporting.model import Cell, Chart, Paragraph, Report, Row, Section, Table
+from pipelines.reporting.write import generate
 from pipelines.reporting.xlsx import write_workbook
 from pipelines.runner import run_partitions
 from pipelines.terminal import for_terminal

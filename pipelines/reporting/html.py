@@ -9,6 +9,7 @@ from string import Template
 
 from pipelines.reporting import svg
 from pipelines.reporting.model import (
+    MASK,
     Cell,
     Comparison,
     Paragraph,
@@ -21,8 +22,7 @@ from pipelines.reporting.model import (
 from pipelines.reporting.numbers import fr_amount, fr_count, fr_pct, fr_signed_pct
 from pipelines.reporting.safe import html_text as escape  # and control chars made visible
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "report_templates"
-MASK = "*"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 ZERO = "/"
 WIDE_TABLE_COLUMNS = 3         # more columns than this do not fit a phone's width
 SCROLL_HINT = "Tableau large : faites-le défiler vers la droite →"

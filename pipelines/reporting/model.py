@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from pipelines.reporting.figures import Key, Source
 
+MASK = "*"  # printed in place of a masked cell, in every format
+
 
 @dataclass(eq=False)
 class Cell:

@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pipelines.reporting.model import MASK
 from pipelines.reporting.numbers import fr_pct, share_pct
 from pipelines.reporting.safe import html_text as escape  # and control chars made visible
 
 MASKED_FILL = "#bfbfbf"      # the masked part of a stacked bar
-MASKED_LABEL = "Masqué (*)"
+MASKED_LABEL = f"Masqué ({MASK})"
 PALETTE = ["#1f4e79", "#f28e2b", "#59a14f", "#9c6ade", "#e15759", "#76b7b2", "#b07aa1",
            "#edc948", "#9c755f", "#4e79a7"]
 WIDTH = 480
-MASK = "*"
 
 Value = float | None          # None: masked
 

@@ -42,11 +42,18 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipelines.reporting.model import Cell, Comparison, Paragraph, Report, Table, chart_kind
+from pipelines.reporting.model import (
+    MASK,
+    Cell,
+    Comparison,
+    Paragraph,
+    Report,
+    Table,
+    chart_kind,
+)
 from pipelines.reporting.numbers import NNBSP
 from pipelines.reporting.safe import printable
 
-MASK = "*"
 SOURCES_SHEET = "Sources"
 GROUPED = f'#"{NNBSP}"###"{NNBSP}"##0'          # up to 999 999 999
 COUNT_FORMAT = f'[=0]"/";{GROUPED}'

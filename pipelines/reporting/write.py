@@ -10,19 +10,16 @@ indicator_trends, indicator_catalogue and conformed.communes, nothing else; the 
 name in titles comes from `raw/<S>/structure.yaml` (the code when it cannot be read).
 
 `observatoire report` reads what analysts read (the published warehouse, opened read-only so
-that it never blocks a run); the Dagster asset `report` reads the run's own database.
-Small-cell masking (`min_cell_size`, 0 = off): pipelines/reporting/masking.py.
+that it never blocks a run: `published_connection`, pipelines/warehouse.py); the Dagster
+asset `report` (assets/report.py) reads the run's own database. Small-cell masking
+(`min_cell_size`, 0 = off): pipelines/reporting/masking.py. The page's HTML and CSS:
+pipelines/reporting/templates/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from pipelines.config import PROJECT_ROOT, StructureConfigError, load_structure
 from pipelines.reporting.build import build_report, comparison_table, layout
@@ -31,7 +28,7 @@ from pipelines.reporting.html import write_html
 from pipelines.reporting.model import Comparison, Report
 from pipelines.reporting.xlsx import write_workbook
 from pipelines.resources import DropZoneResource
-from pipelines.warehouse import published_path, resolve_url
+from pipelines.warehouse import published_connection
 
 DEFAULT_REPORTS_DIR = PROJECT_ROOT / "reports"
 
@@ -46,22 +43,6 @@ class Written:
     @property
     def masked_cells(self) -> int:
         return sum(r.masked_cells for r in self.reports)
-
-
-@contextmanager
-def published_connection(url: str | None = None) -> Iterator[Connection]:
-    """A connection to the warehouse analysts read; a DuckDB file is opened read-only (a
-    writer's lock would stop the pipeline)."""
-    url = resolve_url(url)
-    path = published_path(url)
-    if path is not None and not path.exists():
-        raise LookupError(f"no warehouse at {path} (run `observatoire run` first)")
-    engine = sa.create_engine(url, connect_args={"read_only": True} if path else {})
-    try:
-        with engine.connect() as conn:
-            yield conn
-    finally:
-        engine.dispose()
 
 
 def _checked(figures: Figures) -> Figures:
