@@ -2,6 +2,7 @@
 
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -24,12 +25,13 @@ from pipelines.store import (
 from pipelines.tables import MARTS
 from pipelines.warehouse import Warehouse
 
+# Every mart is an SQL step on the warehouse: one warehouse step at a time (the pool).
+_SQL_MART: dict[str, Any] = {"group_name": "marts", "kinds": {"sql"}, "pool": "warehouse"}
+
 
 @dg.asset(
     key=["indicator_catalogue"],
-    group_name="marts",
-    kinds={"sql"},
-    pool="warehouse",
+    **_SQL_MART,
     description="Catalogue des indicateurs : code, libellé, unité, règle de comptage, section "
                 "du rapport (config/indicators.yaml).",
 )
@@ -44,9 +46,7 @@ def indicator_catalogue(warehouse: WarehouseResource) -> dg.MaterializeResult:
     key=[MARTS, "indicator_units"],
     deps=[*CONFORMED_KEYS.values(), COMMUNES],
     partitions_def=partitions_def,
-    group_name="marts",
-    kinds={"sql"},
-    pool="warehouse",
+    **_SQL_MART,
     description="Unités comptées par chaque indicateur (jeunes, événements, situations, aides) "
                 "avec leur commune et leurs catégories : le détail derrière chaque chiffre.",
 )
@@ -137,9 +137,7 @@ def indicator_values_asset(
     key=["indicator_trends"],
     deps=["indicator_values"],
     partitions_def=partitions_def,
-    group_name="marts",
-    kinds={"sql"},
-    pool="warehouse",
+    **_SQL_MART,
     description="Évolutions sur un an : chaque chiffre de l'année Y comparé à la même ligne en "
                 "Y-1 (variation = (Y - Y-1) / Y-1).",
 )

@@ -193,11 +193,19 @@ def jeunes_schema(ctx: ValidationContext) -> pa.DataFrameSchema:
     )])}, strict=False, coerce=False)
 
 
+def _dated_record(ctx: ValidationContext, own_id: str, date: str) -> dict[str, pa.Column]:
+    """The columns of a young person's dated record (an event, a proposal): its own
+    id, the young person's id, a required date in the year and not after the run day."""
+    return {
+        own_id: _own_id(),
+        "young_id": _young_id(ctx),
+        date: _date(True, not_after=ctx.run_date, in_year=ctx.year),
+    }
+
+
 def evenements_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[RowCheck]]:
     return pa.DataFrameSchema({
-        "event_id": _own_id(),
-        "young_id": _young_id(ctx),
-        "event_date": _date(True, not_after=ctx.run_date, in_year=ctx.year),
+        **_dated_record(ctx, "event_id", "event_date"),
         "event_type": _code(True, "Type d'événement", "event_type"),
         "status": _status("Statut d'événement", "event_status"),
     }, strict=False), []
@@ -205,9 +213,7 @@ def evenements_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[
 
 def propositions_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[RowCheck]]:
     return pa.DataFrameSchema({
-        "proposal_id": _own_id(),
-        "young_id": _young_id(ctx),
-        "proposal_date": _date(True, not_after=ctx.run_date, in_year=ctx.year),
+        **_dated_record(ctx, "proposal_id", "proposal_date"),
         "theme": _code(True, "Thème de proposition", "proposal_theme"),
         "state": _status("État de proposition", "proposal_state"),
     }, strict=False), []
