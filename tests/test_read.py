@@ -124,6 +124,19 @@ def test_recognise_no_type_names_nearest_and_missing_columns() -> None:
     assert "Commune" not in explanation.split("lacking", 1)[1]
 
 
+def test_recognise_the_real_systems_programme_ends_and_rome_code_headers() -> None:
+    # i-milo's programmes: "Date de fin réelle" is the end, "Date de fin prévue" a plan that
+    # no column takes (exports.md)
+    header = ["Identifiant jeune", "Dispositif", "Date d'entrée", "Date de fin prévue",
+              "Date de fin réelle"]
+    export_type, columns, _ = recognise(header)
+    assert export_type == "dispositifs"
+    assert columns["exit_date"] == 4 and 3 not in columns.values()
+    export_type, columns, _ = recognise(["Identifiant jeune", "Catégorie", "Nature",
+                                         "Date de début", "Code ROME"])
+    assert export_type == "situations" and columns["rome_domain"] == 4
+
+
 def test_recognise_aid_file_keeps_young_id_and_aid_reference_apart() -> None:
     header = ["N° dossier aide", "N° dossier", "Type d'aide", "Date", "Montant (€)"]
     export_type, columns, _ = recognise(header)
