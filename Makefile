@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast coverage setup lint clean-demo
+.PHONY: demo test test-fast coverage setup lint typecheck format clean-demo
 
 $(BIN)/observatoire: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,8 @@ demo: setup
 test: setup
 	bash scripts/test-services.sh
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # The unit tests only (pyproject.toml's markers; tests/conftest.py says which are end to end).
@@ -33,6 +35,14 @@ coverage: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Every function body of pipelines/, assets/, schemas/ (mypy.ini).
+typecheck: setup
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
 
 clean-demo:
 	rm -rf raw/MNO warehouse/observatoire.duckdb warehouse/work
