@@ -32,9 +32,8 @@ from pipelines.resources import DropZoneResource, WarehouseResource
 from pipelines.schedules import DEFAULT_CRON, TIMEZONE, nightly_refresh
 from pipelines.sensors import SETTLE_VARIABLE, drop_zone_sensor
 from pipelines.warehouse import Warehouse, published_path, working_url
-from tests.builders import write_xlsx
+from tests.builders import EVENT_HEADERS, drop_zone, write_xlsx
 from tests.conftest import query
-from tests.test_pipeline import EVENT_HEADERS, drop_zone
 
 # Dagster's own multi-partition run tags (dagster/partition/<dimension>) trip its deprecation.
 pytestmark = pytest.mark.filterwarnings("ignore:Non-compliant tag keys:DeprecationWarning")
