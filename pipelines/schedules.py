@@ -47,7 +47,7 @@ SCHEDULE_NAME = "observatoire_nightly"
                 "depuis leur dernier chargement, ou jamais chargées.",
 )
 def nightly_refresh(context: dg.ScheduleEvaluationContext, drop_zone: DropZoneResource,
-                    warehouse: WarehouseResource):
+                    warehouse: WarehouseResource) -> dg.SkipReason | list[dg.RunRequest]:
     root = drop_zone.root
     found = discover_partitions(root)
     current, unsettled = scan_drop_zone(root, found, settle_seconds=settle_seconds())
@@ -59,12 +59,13 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext, drop_zone: DropZoneRe
     changed = sorted(set(changed) | set(stale), key=lambda sy: (sy[1], sy[0]))
     vanished = vanished_partitions(held_partitions(warehouse.url), found) - unsettled
     if not changed and not vanished:
-        return dg.SkipReason("every partition is loaded from its current files, structure.yaml "
-                             "and configuration, no rejected date has come, and every "
-                             "partition of the warehouse still has its folder (compared: the "
-                             "files' sha256 with ingested_files, each partition's inputs "
-                             "digest and retry day with staging.partition_loads, the "
-                             "warehouse's partitions with raw/)")
+        return dg.SkipReason("rien à recharger : chaque partition est chargée depuis ses "
+                             "fichiers actuels, son structure.yaml et la configuration, aucune "
+                             "date rejetée n'est arrivée, et chaque partition de l'entrepôt a "
+                             "encore son dossier (comparés : le sha256 des fichiers avec "
+                             "ingested_files, l'empreinte des entrées et le jour de reprise de "
+                             "chaque partition avec staging.partition_loads, les partitions de "
+                             "l'entrepôt avec raw/)")
     # Schedules cannot return dynamic-partition requests: register the new ones here.
     register_partitions(context.instance, found)
     return run_requests(changed, found, "nightly", lambda p: f"{p[0]}-{p[1]}", vanished)

@@ -10,6 +10,7 @@ the next run, and an unchanged one leaves it alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -46,7 +47,8 @@ def _amount_indicators(_: str = "") -> str:
     return ", ".join(_literal(c) for c in codes) or "''"
 
 
-_FUNCTIONS = {"dimension_label": _dimension_label, "amount_indicators": _amount_indicators}
+_FUNCTIONS: dict[str, Callable[[str], str]] = {"dimension_label": _dimension_label,
+                                               "amount_indicators": _amount_indicators}
 
 
 def render(text: str) -> str:
