@@ -95,12 +95,12 @@ def list_export_files(year_dir: Path, raw_root: Path | None = None
     for entry in sorted(year_dir.iterdir(), key=lambda p: p.name):
         name = (shown / entry.name).as_posix()
         if entry.name.startswith("."):
-            warnings.append(f"{name}: skipped (hidden file)")
+            warnings.append(f"{name}: ignoré (fichier caché)")
             continue
         if entry.name.startswith("~$"):
             warnings.append(
-                f"{name}: skipped (Excel lock file: the workbook is open in Excel or Excel "
-                "did not close cleanly; it holds no data)"
+                f"{name}: ignoré (fichier de verrou d'Excel : le classeur est ouvert dans Excel, "
+                "ou Excel ne s'est pas fermé proprement ; il ne contient aucune donnée)"
             )
             continue
         try:
@@ -117,12 +117,14 @@ def list_export_files(year_dir: Path, raw_root: Path | None = None
                 "ordinaires sont lus : retirez-le du dossier)"
             )
         elif stat.S_ISDIR(mode):
-            warnings.append(f"{name}: skipped (folder: files in sub-folders are not read)")
+            warnings.append(f"{name}: ignoré (dossier : les fichiers des sous-dossiers ne sont "
+                            "pas lus)")
         elif entry.suffix.lower() in EXCEL_EXTENSIONS + CSV_EXTENSIONS:
             files.append(entry)
         else:
             warnings.append(
-                f"{name}: skipped (not an export: only .xlsx, .xlsm, .xls and .csv files are read)"
+                f"{name}: ignoré (pas un export : seuls les fichiers .xlsx, .xlsm, .xls et .csv "
+                "sont lus)"
             )
     return files, warnings
 

@@ -223,11 +223,13 @@ def _read_workbook(content: bytes, path: Path, file: str) -> ReadResult:
             loaded = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
             visible = loaded.visible
             if visible != "visible":
-                result.warnings.append(f"{file}, sheet '{name}': skipped ({visible} sheet)")
+                result.warnings.append(
+                    f"{file}, feuille « {name} » : ignorée (feuille "
+                    f"{'masquée' if visible == 'hidden' else 'très masquée'})")
                 skipped += 1
                 continue
             if loaded.width == 0 or loaded.height == 0:
-                result.warnings.append(f"{file}, sheet '{name}': skipped (empty sheet)")
+                result.warnings.append(f"{file}, feuille « {name} » : ignorée (feuille vide)")
                 skipped += 1
                 continue
             batch, errors = loaded.to_arrow_with_errors()
@@ -245,7 +247,7 @@ def _read_workbook(content: bytes, path: Path, file: str) -> ReadResult:
         )
         header = find_header(table_rows(table.columns))
         if header is None:
-            result.warnings.append(f"{file}, sheet '{name}': skipped (empty sheet)")
+            result.warnings.append(f"{file}, feuille « {name} » : ignorée (feuille vide)")
             skipped += 1
             continue
         recognition = header.recognition

@@ -140,10 +140,10 @@ def _copies(file_rows: list[dict]) -> list[str]:
     for row in file_rows:
         if row["sha256"] in first:
             out.append(
-                f"{row['file']}: same content as {first[row['sha256']]} (a copy): rows with "
-                f"their own id are merged, but rows without one (events, proposals, "
-                f"situations or aids without their own id) are counted twice; remove the "
-                f"copy and rerun")
+                f"{row['file']} : même contenu que {first[row['sha256']]} (une copie) : les "
+                f"lignes qui ont leur propre identifiant sont fusionnées, mais celles qui n'en "
+                f"ont pas (événements, propositions, situations ou aides sans identifiant) "
+                f"sont comptées deux fois ; retirez la copie et relancez")
         else:
             first[row["sha256"]] = row["file"]
     return out

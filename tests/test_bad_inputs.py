@@ -387,11 +387,12 @@ def test_same_files_dropped_twice_under_two_names(warehouse_url: str, tmp_path: 
     instance = dg.DagsterInstance.ephemeral()
     assert not _run(raw, warehouse_url, instance).failed
     # the user is told which files are copies, and what to do
-    copies = [w for w in warnings_of(instance) if "same content as" in w]
+    copies = [w for w in warnings_of(instance) if "même contenu que" in w]
     assert len(copies) == 4, copies
     first, second = sorted(["sms.xlsx", "sms (1).xlsx"])   # files are read in name order
-    assert f"{S}/{Y}/{second}: same content as {S}/{Y}/{first} (a copy)" in " ".join(copies)
-    assert all(w.endswith("are counted twice; remove the copy and rerun") for w in copies)
+    assert f"{S}/{Y}/{second} : même contenu que {S}/{Y}/{first} (une copie)" in " ".join(copies)
+    assert all(w.endswith("sont comptées deux fois ; retirez la copie et relancez")
+               for w in copies)
     counts = accounted(warehouse_url, merged=ANY)
     # rows with an own id read twice with equal values are loaded once (the copy read first,
     # in file-name order, keeps them; the other's are merged)
@@ -542,9 +543,9 @@ def test_hidden_sheets(baseline) -> None:
     assert contacts(url) == BASE_CONTACTS + 2
     assert _one(url, "SELECT count(*) FROM conformed.evenements WHERE event_id = 'H9'") == 0
     warnings = warnings_of(instance)
-    assert f"{S}/{Y}/evenements-juillet.xlsx, sheet 'Brouillon': skipped (hidden sheet)" \
+    assert f"{S}/{Y}/evenements-juillet.xlsx, feuille « Brouillon » : ignorée (feuille masquée)" \
         in warnings
-    assert any("sheet 'Macro': skipped (veryhidden sheet)" in w for w in warnings), \
+    assert any("feuille « Macro » : ignorée (feuille très masquée)" in w for w in warnings), \
         warnings
     assert accounted(url)[("evenements-juillet.xlsx", "evenements")] == (2, 2, 0, 0)
 

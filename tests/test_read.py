@@ -343,7 +343,7 @@ def test_hidden_and_untyped_sheets_skipped_with_warnings(raw: Path, year_dir: Pa
     untyped = next(w for w in result.warnings if "Paramètres" in w)
     hidden = next(w for w in result.warnings if "Cachée" in w)
     assert "MNO/2025/export.xlsx" in untyped and "no export type" in untyped
-    assert "MNO/2025/export.xlsx" in hidden and "hidden" in hidden
+    assert "MNO/2025/export.xlsx" in hidden and "ignorée (feuille masquée)" in hidden
 
 
 def test_workbook_with_no_typed_sheet_names_nearest_type(raw: Path, year_dir: Path) -> None:
@@ -494,7 +494,7 @@ def test_xls_written_by_xlwt(raw: Path, year_dir: Path) -> None:
          "_row": 4},
         {"young_id": "1000002", "event_date": "05/03/2025", "event_type": "Médiation", "_row": 5},
     ]  # fmt: skip
-    assert any("Cachée" in w and "hidden" in w for w in result.warnings)
+    assert any("Cachée" in w and "masquée" in w for w in result.warnings)
 
 
 # --- CSV -------------------------------------------------------------------------------
@@ -584,8 +584,8 @@ def test_list_export_files_skips_other_files_with_warnings(year_dir: Path) -> No
     assert len(warnings) == 5
     for name in ["~$b.xlsx", ".DS_Store", "notice.pdf", "note.docx", "archives"]:
         assert any(f"MNO/2025/{name}" in w for w in warnings), name
-    assert "lock" in next(w for w in warnings if "~$b.xlsx" in w)
-    assert "hidden" in next(w for w in warnings if ".DS_Store" in w)
+    assert "verrou d'Excel" in next(w for w in warnings if "~$b.xlsx" in w)
+    assert "fichier caché" in next(w for w in warnings if ".DS_Store" in w)
 
 
 def test_read_partition_reads_every_file(raw: Path, year_dir: Path) -> None:
