@@ -14,8 +14,9 @@ import sqlalchemy as sa
 
 from pipelines import tables as t
 from pipelines.compute import FIGURE_INPUTS, catalogue_frame, view_statements
+from pipelines.ddl import limit_lock_wait, replace_changed
 from pipelines.staging import StagedPartition
-from pipelines.warehouse import Warehouse, limit_lock_wait, replace_changed
+from pipelines.warehouse import Warehouse
 
 
 def prepare(warehouse: Warehouse) -> None:

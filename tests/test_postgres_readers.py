@@ -26,14 +26,9 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.compute import view_statements
+from pipelines.ddl import LOCK_TIMEOUT_VARIABLE, lock_timeout, replace_changed
 from pipelines.store import prepare
-from pipelines.warehouse import (
-    _AGE_SQL,
-    LOCK_TIMEOUT_VARIABLE,
-    Warehouse,
-    lock_timeout,
-    replace_changed,
-)
+from pipelines.warehouse import _AGE_SQL, Warehouse
 from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
 from tests.conftest import PG_ADMIN_URL, PG_SKIP, RUN_DATE
 

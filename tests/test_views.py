@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from pipelines import view_sql
 from pipelines.compute import catalogue, view_statements
+from pipelines.ddl import replace_changed
 from pipelines.store import prepare
-from pipelines.warehouse import Warehouse, replace_changed
+from pipelines.warehouse import Warehouse
 from tests.conftest import query
 from tests.test_indicators import edge_cases
 
