@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 
 from pipelines import tables as t
 from pipelines.config import PROJECT_ROOT, export_specs, fold
-from pipelines.reporting.xlsx import put
+from pipelines.reporting.xlsx import CellValue, cell_at, fit_to_page, put
 from pipelines.validate import TypeResult
 from pipelines.warehouse import NoWarehouse, published_connection
 
@@ -276,14 +276,14 @@ def _layout(ws: Worksheet, widths: list[int], table_rows: int) -> None:
     for col, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(col)].width = width
     last = get_column_letter(len(widths))
-    ws.freeze_panes = ws.cell(HEADER_ROW + 1, 1)
+    ws.freeze_panes = cell_at(ws, HEADER_ROW + 1, 1)
     if table_rows:
         ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + table_rows}"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    fit_to_page(ws)
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
 
 
@@ -326,12 +326,13 @@ def _write_quarantine(ws: Worksheet, data: Anomalies, export_type: str,
                 f"rejetée(s)", f"{data.structure} {data.year} · {_subtitle(data)} · triées "
                                f"par fichier, feuille et ligne")
     _header(ws, HEADER_ROW, QUARANTINE_HEADERS)
-    for i, r in enumerate(rows.itertuples(index=False), start=HEADER_ROW + 1):
-        value = None if pd.isna(r.value) else str(r.value)
-        column = None if pd.isna(r.column) else str(r.column)
-        cells = [r.file, None if pd.isna(r.sheet) else r.sheet,
-                 None if pd.isna(r.row_number) else int(r.row_number), column, value,
-                 r.reason, reason_action(r.reason, value, column)]
+    for i, r in enumerate(rows.to_dict("records"), start=HEADER_ROW + 1):
+        value = None if pd.isna(r["value"]) else str(r["value"])
+        column = None if pd.isna(r["column"]) else str(r["column"])
+        cells: list[CellValue] = [
+            r["file"], None if pd.isna(r["sheet"]) else r["sheet"],
+            None if pd.isna(r["row_number"]) else int(r["row_number"]), column, value,
+            r["reason"], reason_action(r["reason"], value, column)]
         for col, cell_value in enumerate(cells, start=1):
             put(ws, i, col, cell_value).alignment = WRAP
     _layout(ws, [30, 14, 11, 22, 22, 60, 50], len(rows))
@@ -342,9 +343,10 @@ def _write_warnings(ws: Worksheet, data: Anomalies) -> None:
             f"{data.structure} {data.year} · valeurs comptées comme « Non renseigné » ou "
             f"ignorées, à corriger dans i-milo quand c'est possible")
     _header(ws, HEADER_ROW, WARNING_HEADERS)
-    for i, w in enumerate(data.warnings.itertuples(index=False), start=HEADER_ROW + 1):
-        for col, value in enumerate([label_of(w.export_type), w.message, int(w.rows),
-                                     warning_action(w.message)], start=1):
+    for i, w in enumerate(data.warnings.to_dict("records"), start=HEADER_ROW + 1):
+        cells = [label_of(w["export_type"]), w["message"], int(w["rows"]),
+                 warning_action(w["message"])]
+        for col, value in enumerate(cells, start=1):
             put(ws, i, col, value).alignment = WRAP
     _layout(ws, [18, 80, 12, 50], len(data.warnings))
 
@@ -356,8 +358,10 @@ def anomalies_path(out_dir: Path, structure: str, year: int) -> Path:
 def write_anomalies(data: Anomalies, out_dir: Path) -> Path:
     """`anomalies-<S>-<Y>.xlsx` under `out_dir` (replaced whole: written aside, then renamed)."""
     wb = Workbook()
-    _write_summary(wb.active, data)
-    wb.active.title = SUMMARY_SHEET
+    summary = wb.active
+    assert summary is not None         # a new workbook has one empty sheet
+    _write_summary(summary, data)
+    summary.title = SUMMARY_SHEET
     for export_type in data.export_types():
         rows = data.quarantine[data.quarantine["export_type"] == export_type]
         if not rows.empty:

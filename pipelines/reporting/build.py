@@ -61,8 +61,8 @@ def _section(spec: dict[str, Any], figures: Figures, min_cell_size: int) -> Sect
 def figure_cell(figures: Figures, source: Source, total: bool = False) -> Cell:
     """The printed value of `source`: a count, or euros for amount indicators."""
     kind = "amount" if figures.entry(source.indicator).is_amount else "count"
-    value = figures.sum(source)
-    value = value if kind == "amount" else int(value)
+    total_value = figures.sum(source)
+    value: Decimal | int = total_value if kind == "amount" else int(total_value)
     return Cell(value=value, kind=kind, source=source, keys=tuple(figures.keys(source)),
                 total=total)
 
@@ -111,9 +111,10 @@ def _key_figure_row(code: str, figures: Figures, with_previous: bool) -> Row:
     """An indicator's total; with Y-1, its total then and the change."""
     cells = [figure_cell(figures, Source(code), total=True)]
     if with_previous:
-        previous = figures.total(code, previous=True)
-        if previous is not None and cells[0].kind == "count":
-            previous = int(previous)
+        previous_total = figures.total(code, previous=True)
+        previous: Decimal | int | None = previous_total
+        if previous_total is not None and cells[0].kind == "count":
+            previous = int(previous_total)
         trend = figures.trend(Source(code))
         cells += [Cell(value=previous, kind=cells[0].kind, total=True),
                   Cell(value=change_pct(*trend) if trend else None, kind="change", total=True)]

@@ -122,9 +122,10 @@ class Figures:
         """The categories a breakdown of `code` over `dimension` (× `dimension_2`) shows on
         `axis` (1 or 2), in catalogue order."""
         position = 3 if axis == 1 else 5
-        seen = {k[position] for k in self.values
-                if k[0] == code and k[1] is None and k[2] == dimension and k[4] == dimension_2}
-        return ordered(dimension if axis == 1 else str(dimension_2), seen - {None})
+        seen = {c for k in self.values
+                if k[0] == code and k[1] is None and k[2] == dimension and k[4] == dimension_2
+                and (c := k[position]) is not None}
+        return ordered(dimension if axis == 1 else str(dimension_2), seen)
 
     def communes(self, codes: list[str], dimension: str | None = None,
                  category: str | None = None) -> list[tuple[str, str]]:

@@ -94,7 +94,7 @@ def _key_figures(table: Table, report: Report) -> str:
             change = rest[1].value
             trend = "" if change is None else (
                 f' · <span class="{"up" if change > 0 else "down" if change < 0 else ""}">'
-                f"{fr_signed_pct(change)}</span>")
+                f"{fr_signed_pct(int(change))}</span>")
             text.append(f'<span class="kf-previous">{report.year - 1} : '
                         f"{_format(rest[0])}{trend}</span>")
         cards.append(f'<li class="kf">{"".join(text)}</li>')

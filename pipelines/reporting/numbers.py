@@ -41,7 +41,7 @@ def group(digits: str) -> str:
     """'2135533' -> '2 135 533' (narrow no-break spaces)."""
     sign = "-" if digits.startswith("-") else ""
     digits = digits.lstrip("-")
-    parts = []
+    parts: list[str] = []
     while len(digits) > 3:
         parts.insert(0, digits[-3:])
         digits = digits[:-3]

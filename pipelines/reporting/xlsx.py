@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from pipelines.reporting.model import (
     Comparison,
     Paragraph,
     Report,
+    Section,
     Table,
     chart_kind,
 )
@@ -91,6 +92,9 @@ FORMULA_START = ("=", "+", "-", "@")
 # escaped in turn (`_x005F_`), so that Excel shows what the export holds
 EXCEL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 
+# what the workbooks written here hold in a cell (openpyxl takes more: dates, rich text)
+CellValue = str | int | float | Decimal | None
+
 
 @dataclass
 class Sheet:
@@ -99,18 +103,13 @@ class Sheet:
 
     ws: Worksheet
     title_rows: int = 2
-    heights: dict[int, float] | None = None
-    blocks: list[tuple[int, int]] | None = None
+    heights: dict[int, float] = field(default_factory=dict)
+    blocks: list[tuple[int, int]] = field(default_factory=list)
     last_column: int = 1 + VALUE_COLUMNS
-
-    def __post_init__(self) -> None:
-        self.heights = {} if self.heights is None else self.heights
-        self.blocks = [] if self.blocks is None else self.blocks
 
     def height(self, row: int, points: float | None = None) -> float:
         """Set (or, with None, keep or give the default) the explicit height of `row`: every
         row has one, so that a printing application's page matches the breaks placed."""
-        assert self.heights is not None
         if points is not None or row not in self.heights:
             self.heights[row] = points if points is not None else ROW_PT
             self.ws.row_dimensions[row].height = self.heights[row]
@@ -143,7 +142,9 @@ def write_workbook(reports: list[Report], path: Path, comparison: Comparison | N
     """One sheet per section of each report (sheet names prefixed by the structure for a
     regional workbook), the comparison sheet first when given, `Sources` last."""
     wb = Workbook()
-    wb.remove(wb.active)
+    default = wb.active
+    assert default is not None         # a new workbook has one empty sheet
+    wb.remove(default)
     placed: list[tuple[str, int, Placed]] = []
     if comparison is not None:
         ws = wb.create_sheet("Comparaison")
@@ -161,10 +162,18 @@ def write_workbook(reports: list[Report], path: Path, comparison: Comparison | N
     return path
 
 
-def put(ws: Worksheet, row: int, column: int, value: object) -> SheetCell:
+def cell_at(ws: Worksheet, row: int, column: int) -> SheetCell:
+    """The cell at (row, column), which must not be hidden by a merge (only a merge's top-left
+    cell takes a value)."""
+    cell = ws.cell(row, column)
+    assert isinstance(cell, SheetCell), f"{cell.coordinate} is inside a merged range"
+    return cell
+
+
+def put(ws: Worksheet, row: int, column: int, value: CellValue) -> SheetCell:
     """Write `value` into a cell; a str is always a text cell (openpyxl makes any str that
     starts with `=` a formula), with what XML refuses escaped."""
-    cell = ws.cell(row, column)
+    cell = cell_at(ws, row, column)
     if not isinstance(value, str):
         cell.value = value
         return cell
@@ -194,7 +203,7 @@ def _sheet_name(name: str, wb: Workbook) -> str:
 
 # --- a section's sheet ------------------------------------------------------------------------
 
-def _write_section(ws: Worksheet, report: Report, section) -> list[Placed]:
+def _write_section(ws: Worksheet, report: Report, section: Section) -> list[Placed]:
     _set_widths(ws)
     sheet = Sheet(ws)
     put(ws, 1, 1, section.name).font = TITLE_FONT
@@ -206,7 +215,7 @@ def _write_section(ws: Worksheet, report: Report, section) -> list[Placed]:
         row = _paragraph(sheet, row, report.mask_note, italic=True)
     sheet.height(row)
     row += 1
-    placed = []
+    placed: list[Placed] = []
     for block in section.blocks:
         if isinstance(block, Paragraph):
             row = _paragraph(sheet, row, block.text, bold=block.headline)
@@ -225,15 +234,24 @@ def _print_setup(sheet: Sheet, last_row: int, title_rows: str | None = "1:2") ->
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    fit_to_page(ws)
     ws.page_margins = PageMargins(**{k: getattr(MARGINS, k) for k in
                                      ("left", "right", "top", "bottom", "header", "footer")})
-    ws.oddFooter.center.text = FOOTER
-    ws.oddFooter.center.size = 8
+    footer = ws.oddFooter
+    assert footer is not None          # openpyxl gives every sheet its header and footer
+    footer.center.text = FOOTER
+    footer.center.size = 8
     if title_rows:
         ws.print_title_rows = title_rows
     ws.print_area = f"A1:{get_column_letter(sheet.last_column)}{max(last_row, 1)}"
     _page_breaks(sheet, last_row)
+
+
+def fit_to_page(ws: Worksheet) -> None:
+    """Print at the scale the page_setup's fitToWidth / fitToHeight ask for."""
+    properties = ws.sheet_properties.pageSetUpPr
+    assert properties is not None      # openpyxl gives every sheet its page setup properties
+    properties.fitToPage = True
 
 
 def print_scale(ws: Worksheet, last_column: int) -> float:
@@ -353,14 +371,16 @@ def _row(ws: Worksheet, row: int, label: str, cells: list[Cell], total: bool) ->
             target.border = Border(top=THIN)
 
 
-def _excel_value(cell: Cell) -> tuple[object, str]:
+def _excel_value(cell: Cell) -> tuple[Decimal | int, str]:
+    value = cell.value
+    assert value is not None           # an empty cell is not written
     if cell.kind == "share":
-        return Decimal(cell.value) / 100, SHARE_FORMAT
+        return Decimal(value) / 100, SHARE_FORMAT
     if cell.kind == "change":
-        return Decimal(cell.value) / 100, CHANGE_FORMAT
+        return Decimal(value) / 100, CHANGE_FORMAT
     if cell.kind == "amount":
-        return Decimal(cell.value), CENTS_FORMAT if cell.cents else AMOUNT_FORMAT
-    return int(cell.value), COUNT_FORMAT
+        return Decimal(value), CENTS_FORMAT if cell.cents else AMOUNT_FORMAT
+    return int(value), COUNT_FORMAT
 
 
 # --- charts -----------------------------------------------------------------------------------
@@ -372,19 +392,10 @@ def _add_chart(sheet: Sheet, where: Placed, title_row: int, below_row: int) -> i
     masked slice is drawn as bars, as on the HTML page."""
     ws = sheet.ws
     spec = where.table.chart
+    assert spec is not None            # only a table with a chart gets here
     kind = chart_kind(where.table)
     body = where.last_body_row - where.first_row + 1
-    chart = PieChart() if kind == "pie" else BarChart()
-    if kind != "pie":
-        chart.type = "col" if kind == "col" else "bar"
-        if kind == "stacked":
-            chart.grouping, chart.overlap = "stacked", 100
-        chart.x_axis.delete = False            # openpyxl 3.1 hides axes unless told not to
-        chart.y_axis.delete = False
-        chart.y_axis.numFmt = "#,##0"
-        chart.y_axis.majorGridlines = None
-        if chart.type == "bar":
-            chart.x_axis.scaling.orientation = "maxMin"   # first category on top
+    chart = PieChart() if kind == "pie" else _bar_chart(kind)
     for column in spec.columns:
         data = Reference(ws, min_col=column + 1, min_row=where.header_row,
                          max_row=where.last_body_row)
@@ -422,11 +433,12 @@ def _add_chart(sheet: Sheet, where: Placed, title_row: int, below_row: int) -> i
     room = (_columns_points(ws, 1 + VALUE_COLUMNS) - _columns_points(ws, beside - 1)) \
         / PT_PER_CM - 0.3
     if room >= MIN_BESIDE_CM:
-        chart.width = min(CHART_WIDTH_CM, room)
-        anchor_row, anchor = title_row, f"{get_column_letter(beside)}{title_row}"
+        width, anchor_row = min(CHART_WIDTH_CM, room), title_row
+        anchor = f"{get_column_letter(beside)}{title_row}"
     else:
-        chart.width = CHART_WIDTH_CM
-        anchor_row, anchor = below_row, f"A{below_row}"
+        width, anchor_row, anchor = CHART_WIDTH_CM, below_row, f"A{below_row}"
+    # openpyxl takes any number of cm (it converts to EMU); its stubs declare width an int
+    chart.width = width  # type: ignore[assignment]
     ws.add_chart(chart, anchor)
     # the rows the chart covers, from its anchor down
     covered, row = 0.0, anchor_row
@@ -434,6 +446,21 @@ def _add_chart(sheet: Sheet, where: Placed, title_row: int, below_row: int) -> i
         covered += sheet.height(row)
         row += 1
     return row - 1
+
+
+def _bar_chart(kind: str) -> BarChart:
+    """An empty bar chart of `kind` (bar, col, stacked), its axes shown."""
+    chart = BarChart()
+    chart.type = "col" if kind == "col" else "bar"
+    if kind == "stacked":
+        chart.grouping, chart.overlap = "stacked", 100
+    chart.x_axis.delete = False            # openpyxl 3.1 hides axes unless told not to
+    chart.y_axis.delete = False
+    chart.y_axis.numFmt = "#,##0"
+    chart.y_axis.majorGridlines = None
+    if chart.type == "bar":
+        chart.x_axis.scaling.orientation = "maxMin"   # first category on top
+    return chart
 
 
 def chart_is_horizontal(kind: str) -> bool:
@@ -451,7 +478,7 @@ def _write_comparison(ws: Worksheet, comparison: Comparison) -> list[Placed]:
     sheet.height(2)
     sheet.height(3)
     where, row = _table(sheet, comparison.table, 4, 1)
-    ws.freeze_panes = ws.cell(where.first_row, 2)
+    ws.freeze_panes = cell_at(ws, where.first_row, 2)
     # one long table: its title and header repeat on every page
     sheet.title_rows = where.header_row
     sheet.blocks = []
@@ -499,12 +526,14 @@ def _print_sources(ws: Worksheet, last_row: int) -> None:
     shown = min(last_row, 1 + int(page_capacity(sheet) // ROW_PT))
     _print_setup(sheet, shown, "1:1")
     if shown < last_row:
-        ws.oddHeader.center.text = SOURCES_HEADER.format(shown=shown - 1, total=last_row - 1)
-        ws.oddHeader.center.size = 9
+        header = ws.oddHeader
+        assert header is not None      # openpyxl gives every sheet its header and footer
+        header.center.text = SOURCES_HEADER.format(shown=shown - 1, total=last_row - 1)
+        header.center.size = 9
 
 
 def _source_row(where: Placed, row: int, column: int, label: str, cell: Cell, structure: str,
-                year: int) -> list[object]:
+                year: int) -> list[CellValue]:
     s = cell.source
     assert s is not None
     return [where.sheet, f"{get_column_letter(column)}{row}", structure, year, s.indicator,
