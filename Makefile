@@ -37,7 +37,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Every function body of pipelines/, assets/, schemas/ (mypy.ini).
+# Every function body of pipelines/, assets/, schemas/, demo/ (mypy.ini).
 typecheck: setup
 	$(BIN)/mypy
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,9 @@ from demo.population import (
     random_date,
 )
 from demo.year_state import YearState
+
+# who may receive an allowance, and within which period (None: not this young person)
+Window = Callable[[Person], "tuple[dt.date, dt.date] | None"]
 
 
 class Aids(YearState):
@@ -76,11 +80,18 @@ class Aids(YearState):
                 }
             )
 
+        def period(window: Window, p: Person) -> tuple[dt.date, dt.date]:
+            """The allowance's period of someone in its pool (who has one)."""
+            found = window(p)
+            assert found is not None
+            return found
+
+        allowances: list[tuple[str, Window]] = [
+            ("Allocation CEJ", self.cej_window),
+            ("Allocation PACEA", self.pacea_period),
+        ]
         for c in self.territory:
-            for aid_type, window in (
-                ("Allocation CEJ", self.cej_window),
-                ("Allocation PACEA", self.pacea_period),
-            ):
+            for aid_type, window in allowances:
                 n, amount = (
                     t.aid("aid_recipients", aid_type, c),
                     Decimal(t.aid("aid_amount", aid_type, c)),
@@ -92,14 +103,21 @@ class Aids(YearState):
                     and window(p) is not None
                 ]
                 pool.sort(
-                    key=lambda p, w=window: -((w(p)[1] - w(p)[0]).days * rng.uniform(0.6, 1.4))
+                    key=lambda p: (
+                        -(
+                            (period(window, p)[1] - period(window, p)[0]).days
+                            * rng.uniform(0.6, 1.4)
+                        )
+                    )
                 )
                 chosen = pool[:n]
                 if len(chosen) < n:
                     raise ValueError(f"{c}: {len(chosen)} young people for {n} {aid_type}")
-                caps = [Decimal(CEJ_MONTHLY_MAX * len(self._months(*window(p)))) for p in chosen]
+                caps = [
+                    Decimal(CEJ_MONTHLY_MAX * len(self._months(*period(window, p)))) for p in chosen
+                ]
                 for p, part in zip(chosen, self._split(amount, n, False, caps), strict=True):
-                    for day, pay in self._monthly(p, part, window(p)):
+                    for day, pay in self._monthly(p, part, period(window, p)):
                         add(p, aid_type, day, pay, "Allocation mensuelle")
             for aid_type, cents, objets in (
                 (
@@ -144,7 +162,7 @@ class Aids(YearState):
             rows.append(
                 {
                     "id": p.pid,
-                    "type": self._raw(RAW_AID.get("FAJ")),
+                    "type": self._raw(RAW_AID["FAJ"]),
                     "montant": Decimal(rng.randint(5, 40) * 10),
                     "date": random_date(
                         rng, max(self.jan1, p.first_reception or self.jan1), self.dec31, True

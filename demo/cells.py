@@ -158,6 +158,7 @@ class Writer:
         rel = path.relative_to(raw_root).as_posix()
         if path.suffix == ".csv":
             sheet = spec.sheets[0]
+            assert sheet.kind is not None  # a CSV export is one table
             with open(path, "w", encoding="cp1252", newline="") as fh:
                 out = csv.writer(fh, delimiter=";")
                 for line in self.table(rel, sheet, data.rows[sheet.kind], csv_safe=True):

@@ -45,6 +45,7 @@ class Dates(YearState):
         for _ in range(200):
             cons = [(dec31, *BAND_AGES[p.band_at_dec31])]
             if p.entrant:
+                assert p.cej_entry is not None and p.band_entry is not None  # drawn with the CEJ
                 cons.append((p.cej_entry, *BAND_AGES[p.band_entry]))
             starts = []
             for s in p.slots:
@@ -56,16 +57,19 @@ class Dates(YearState):
                     prog["entry"] = self._prev_start("pacea")
                     starts.append(prog["entry"])
             if p.segment == CEJ and not p.entrant:
+                assert p.cej_entry is not None  # drawn with the CEJ periods
                 starts.append(p.cej_entry)
             if p.is_new_arrival:
                 latest = dec31 - dt.timedelta(days=3)
                 if p.entrant:
+                    assert p.cej_entry is not None  # drawn with the CEJ periods
                     latest = (
                         p.cej_entry - dt.timedelta(days=7)
                         if p.cej_entry - jan1 > dt.timedelta(days=21)
                         else p.cej_entry
                     )
                 p.first_reception = random_date(rng, jan1, latest, weekday=True)
+                assert p.band_at_first_reception is not None  # a new arrival's band is drawn
                 cons.append((p.first_reception, *BAND_AGES[p.band_at_first_reception]))
             else:
                 cons.append((jan1 - DAY, 16, 99))

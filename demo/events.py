@@ -91,9 +91,9 @@ class Events(YearState):
                 nc,
                 plan,
             )
-        rows = []
+        rows: list[dict[str, Any]] = []
         for p in self.persons:
-            events = [
+            events: list[dict[str, Any]] = [
                 {
                     "id": p.pid,
                     "ctype": ty,
@@ -141,6 +141,7 @@ class Events(YearState):
         for s in p.slots:
             if s.kind != "alt" or not events:
                 continue
+            assert s.start is not None  # the situations' starts are drawn before the events
             lo, hi = max(s.start, self.jan1), min(s.end or self.dec31, self.dec31)
             if any(lo <= e["date"] <= hi for e in events):
                 return

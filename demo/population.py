@@ -121,7 +121,8 @@ class IdPool:
     """Seven-digit young-person ids, unique across every year of the demo."""
 
     def __init__(self, rng: random.Random) -> None:
-        self.rng, self.used = rng, set()
+        self.rng = rng
+        self.used: set[str] = set()
 
     def new(self) -> str:
         while True:

@@ -9,7 +9,7 @@ from typing import Any
 
 from demo.arithmetic import apportion
 from demo.categories import DAY, RAW_PROGRAMME
-from demo.population import CEJ, INTERVIEWED, NOT_IN_CEJ, Person, random_date
+from demo.population import CEJ, INTERVIEWED, NOT_IN_CEJ, random_date
 from demo.year_state import YearState
 
 
@@ -101,6 +101,7 @@ class Programmes(YearState):
         rng, rows = self.rng, []
         for p in self.persons:
             if p.segment == CEJ:
+                assert p.cej_true_exit is not None  # every CEJ young person's period is drawn
                 exit_ = p.cej_true_exit if p.cej_true_exit <= self.dec31 else None
                 rows.append(
                     {
@@ -136,12 +137,3 @@ class Programmes(YearState):
         return self.rng.choice(
             ["Fin de parcours", "Emploi durable", "Formation", "Abandon", "Déménagement"]
         )
-
-    def pacea_period(self, p: Person) -> tuple[dt.date, dt.date] | None:
-        for prog in p.programmes:
-            if prog["name"] == "PACEA":
-                end = prog.get("exit") or self.dec31
-                return max(prog["entry"], self.jan1, p.first_reception or self.jan1), min(
-                    end, self.dec31
-                )
-        return None

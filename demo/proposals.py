@@ -20,7 +20,7 @@ class Proposals(YearState):
         people = [p for p in self.persons if p.commune in self.territory]
         factor = {CEJ: 2.0, INTERVIEWED: 1.5, CONTACT_ONLY: 0.4, NO_CONTACT: 0.3}
         chosen = rng.choices(people, [factor[p.segment] * p.weight for p in people], k=len(themes))
-        rows = []
+        rows: list[dict[str, Any]] = []
         for p, theme in zip(chosen, themes, strict=True):
             rows.append(
                 {

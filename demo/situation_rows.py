@@ -59,16 +59,18 @@ class SituationRows(YearState):
     def _situation_details(self, s: Slot) -> None:
         """Raw category and nature, end date, and the other columns of a situation."""
         rng, a = self.rng, s.attrs
+        start = s.start
+        assert start is not None  # every situation's start is drawn before its details
         a["done"] = True
         days = rng.randint
         if s.kind == "emploi":
             a["cat"] = "Emploi"
             if s.tag == "pec":
                 a["nature"], a["ml"] = self._raw(["PEC", "CUI-PEC"]), "Oui"
-                s.end = s.start + dt.timedelta(days=days(274, 365))
+                s.end = start + dt.timedelta(days=days(274, 365))
             elif s.tag == "cui":
                 a["nature"], a["ml"] = rng.choice([("CIE en CDD", ""), ("PEC", "Non")])
-                s.end = s.start + dt.timedelta(days=days(180, 365))
+                s.end = start + dt.timedelta(days=days(180, 365))
             else:
                 a["nature"] = {
                     "CDD": ["CDD"],
@@ -82,7 +84,7 @@ class SituationRows(YearState):
                 }[a["type"]]
                 a["nature"] = self._raw(a["nature"])
                 short = {"CDD": (14, 240), "Intérim / Saisonnier": (1, 60)}.get(a["type"])
-                s.end = s.start + dt.timedelta(days=days(*short)) if short else None
+                s.end = start + dt.timedelta(days=days(*short)) if short else None
         elif s.kind == "alt":
             a.setdefault("kind", "Apprentissage")
             a.setdefault(
@@ -104,9 +106,9 @@ class SituationRows(YearState):
             )
             a["prepared"] = self._raw(RAW_PREPARED[a["level"]])
             if s.end is None:
-                s.end = add_years(s.start, rng.choice([1, 2, 2, 3])) - DAY
+                s.end = add_years(start, rng.choice([1, 2, 2, 3])) - DAY
                 if s.where == "prev" and s.end < self.jan1 + dt.timedelta(days=60):
-                    s.end = add_years(s.start, 3) - DAY
+                    s.end = add_years(start, 3) - DAY
         elif s.kind == "form":
             ty = a["training"]
             if ty == "Formation initiale" and rng.random() < 0.5:
@@ -118,18 +120,18 @@ class SituationRows(YearState):
                     "Formation initiale": "Formation initiale",
                     "Autres formations": self._raw(["Autre formation", "AFPA", "CPF"]),
                 }[ty]
-            s.end = s.start + dt.timedelta(days=days(20, 300))
+            s.end = start + dt.timedelta(days=days(20, 300))
         elif s.kind == "imm":
             a["cat"], a["nature"] = (
                 self._raw(["Immersion", "Immersion en entreprise", "Pmsmp"]),
                 "PMSMP",
             )
-            s.end = s.start + dt.timedelta(days=days(3, 28))
+            s.end = start + dt.timedelta(days=days(3, 28))
         elif s.kind == "sc":
             a["cat"] = self._raw(["Service civique", "Contrat de volontariat - bénévolat"])
             a["nature"] = self._raw(["Service civique", "Service civique international"])
             if s.end is None:
-                s.end = s.start + dt.timedelta(days=days(180, 270))
+                s.end = start + dt.timedelta(days=days(180, 270))
                 if s.where == "prev" and s.end < self.jan1 + dt.timedelta(days=30):
                     s.end = self.jan1 + dt.timedelta(days=days(30, 120))
         elif s.kind == "autre":
@@ -140,7 +142,7 @@ class SituationRows(YearState):
                     ("Contrat de volontariat - bénévolat", "Bénévolat"),
                 ]
             )
-            s.end = s.start + dt.timedelta(days=days(7, 120))
+            s.end = start + dt.timedelta(days=days(7, 120))
         elif s.kind == "de":
             a["cat"], a["nature"] = (
                 "Demandeur d'emploi",

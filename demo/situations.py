@@ -244,7 +244,7 @@ class Situations(YearState):
             hi=[rest[c] for c in self.territory],
         )
         for i, c in enumerate(self.territory):
-            newcomers = []
+            newcomers: list[Person] = []
             for p in self._prefer(self.by_commune(c, NOT_IN_CEJ)):
                 if len(newcomers) == new_c[i]:
                     break
@@ -313,6 +313,7 @@ class Situations(YearState):
 
     def _copy_prev_slot(self, p: Person, d: Person, kind: str) -> None:
         s = self._running_slot(d, kind)
+        assert s is not None  # _donors gave a donor whose situation of this kind runs on
         p.slots.append(
             Slot(
                 kind=kind,

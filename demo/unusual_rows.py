@@ -21,18 +21,17 @@ class UnusualRows(SituationRows, Dates):
         rng = self.rng
         for p in self.persons:
             if p.segment in INTERVIEWED + CONTACT_ONLY and rng.random() < 0.12:
-                lo = (
-                    max(self.jan1, p.first_reception)
-                    if p.is_new_arrival
-                    else max(self.jan1 - dt.timedelta(days=400), p.first_reception or self.jan1)
-                )
-                s = Slot(
-                    kind="de", where="free", start=random_date(rng, lo, self.dec31 - DAY, True)
-                )
+                if p.is_new_arrival:
+                    assert p.first_reception is not None  # a new arrival's is drawn
+                    lo = max(self.jan1, p.first_reception)
+                else:
+                    lo = max(self.jan1 - dt.timedelta(days=400), p.first_reception or self.jan1)
+                start = random_date(rng, lo, self.dec31 - DAY, True)
+                s = Slot(kind="de", where="free", start=start)
                 s.end = (
                     None
                     if rng.random() < 0.6
-                    else random_date(rng, max(s.start, self.jan1), self.dec31)
+                    else random_date(rng, max(start, self.jan1), self.dec31)
                 )
                 self._situation_details(s)
                 p.slots.append(s)

@@ -29,6 +29,10 @@ from demo.population import (
 class YearState:
     """The state of one year being built, and the helpers every stage (mixin) uses."""
 
+    # set by UnusualRows.background, read by Events.extra_events: the two young people
+    # outside the territory or without a commune
+    strays: list[Person]
+
     def __init__(
         self,
         t: Targets,
@@ -150,6 +154,7 @@ class YearState:
     def _carry(self, donor: Person, segment: str) -> Person:
         """The previous year's young person, again this year (same id, same facts)."""
         self.carried.add(donor.pid)
+        assert donor.birth is not None  # _donors leaves out whoever has no birth date
         p = Person(
             pid=donor.pid,
             commune=donor.commune,
@@ -197,11 +202,10 @@ class YearState:
     def _running_slot(self, d: Person, kind: str) -> Slot | None:
         """A situation of last year's person still running a month into this year."""
         for s in d.slots:
-            if (
-                s.kind == kind
-                and s.start < self.jan1
-                and (s.end is None or s.end > self.jan1 + 30 * DAY)
-            ):
+            if s.kind != kind:
+                continue
+            assert s.start is not None  # last year's dates are all drawn
+            if s.start < self.jan1 and (s.end is None or s.end > self.jan1 + 30 * DAY):
                 return s
         return None
 
@@ -240,7 +244,17 @@ class YearState:
             p.band_at_dec31 = rng.choices(BANDS, [2, 9, 7, 1])[0]
 
     def cej_window(self, p: Person) -> tuple[dt.date, dt.date]:
+        assert p.cej_entry is not None and p.cej_true_exit is not None  # a CEJ young person
         return max(p.cej_entry, self.jan1), min(p.cej_true_exit, self.dec31)
+
+    def pacea_period(self, p: Person) -> tuple[dt.date, dt.date] | None:
+        for prog in p.programmes:
+            if prog["name"] == "PACEA":
+                end = prog.get("exit") or self.dec31
+                return max(prog["entry"], self.jan1, p.first_reception or self.jan1), min(
+                    end, self.dec31
+                )
+        return None
 
     def out_windows(self, p: Person) -> list[tuple[dt.date, dt.date]]:
         """Parts of the year outside a CEJ young person's CEJ period (at least 3 weeks long)."""

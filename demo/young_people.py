@@ -3,6 +3,7 @@ their rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from demo.arithmetic import age_at, apportion, band_of, expand, prev_band
@@ -23,6 +24,11 @@ from demo.categories import (
 from demo.population import CEJ, CONTACT_ONLY, EVERYONE, INTERVIEWED, Person
 from demo.year_state import YearState
 from pipelines.config import fold
+
+
+def _second_is(value: Any) -> Callable[[Any], bool]:
+    """Which pairs a margin's pick may take: those whose second item is `value`."""
+    return lambda pair: pair[1] == value
 
 
 class YoungPeople(YearState):
@@ -66,6 +72,7 @@ class YoungPeople(YearState):
             for d in self._donors("cej", c):
                 if made == n:
                     break
+                assert d.birth is not None  # _donors leaves out whoever has no birth date
                 attrs = {
                     "qual": d.qual,
                     "sex": d.sex,
@@ -115,11 +122,11 @@ class YoungPeople(YearState):
                         break
                     if p.history or p.prev or p.is_new_arrival or bool(p.qpv) != qpv:
                         continue
-                    options = (
-                        [p.band_entry]
-                        if p.entrant
-                        else [p.band_at_dec31, prev_band(p.band_at_dec31)]
-                    )
+                    if p.entrant:
+                        options = [p.band_entry]
+                    else:
+                        assert p.band_at_dec31 is not None  # drawn for everyone by now
+                        options = [p.band_at_dec31, prev_band(p.band_at_dec31)]
                     for band in options:
                         attrs = {
                             "commune": c,
@@ -134,7 +141,7 @@ class YoungPeople(YearState):
                             break
                 for _ in range(n):
                     band, qual = na.pick(rng, "band_qual")
-                    sex = na.pick(rng, "sex_band", lambda k, b=band: k[1] == b)[0]
+                    sex = na.pick(rng, "sex_band", _second_is(band))[0]
                     qpv_name = (
                         next((q for q, cc in t.qpv_communes.items() if cc == c), None)
                         if qpv
