@@ -9,7 +9,7 @@ row and say why; an empty cell becomes None/NaT.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
@@ -152,7 +152,7 @@ class CodeList:
     prefixes: tuple[tuple[str, str], ...]  # longest first
 
     @classmethod
-    def from_mapping(cls, name: str, mapping: dict[str, list]) -> CodeList:
+    def from_mapping(cls, name: str, mapping: Mapping[str, Sequence[str]]) -> CodeList:
         exact: dict[str, str] = {}
         for category, values in mapping.items():
             # the category's own label is always accepted (e.g. a ROME domain written in full)

@@ -16,11 +16,11 @@ from itertools import product
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from pipelines.config import CONFIG_DIR, HORS_TERRITOIRE, NON_RENSEIGNE, NON_RENSEIGNEE
+from pipelines.config_files import TEXT, Node, read_yaml
 from pipelines.frames import none_where_not
 from pipelines.tables import DIMENSIONS, INDICATOR_KEY, MARTS
 
@@ -53,35 +53,91 @@ class Catalogue:
     always_seen_plus: frozenset[str]
     person_attributes: frozenset[str]
     inequalities: tuple[tuple[str, str], ...]
+    # (label, oldest age in the band, included; None for the last band): the SQL function
+    # age_band() of both engines is written from these (pipelines/sql_functions.py)
+    age_bands: tuple[tuple[str, int | None], ...] = ()
 
     def get(self, code: str) -> Indicator:
         return next(i for i in self.indicators if i.code == code)
 
 
+MEASURES = ("distinct_young", "rows", "amount")
+_DIMENSION = "une liste de catégories ou « seen » est attendue"
+_BREAKDOWN = ("une ventilation est attendue : une liste d'une ou deux dimensions, ou "
+              "{dimensions: [...], by_commune: true}")
+
+
+def _breakdown(node: Node, dimensions: dict[str, list[str] | str]) -> Breakdown:
+    if isinstance(node.value, dict):
+        by_commune = node.get("by_commune")
+        found = Breakdown(node.key("dimensions", _BREAKDOWN).labels(_BREAKDOWN),
+                          by_commune.flag() if by_commune else False)
+    else:
+        found = Breakdown(node.labels(_BREAKDOWN))
+    if not 1 <= len(found.dimensions) <= 2:
+        node.fail(_BREAKDOWN)
+    for dimension in found.dimensions:
+        if dimension not in dimensions:
+            node.fail(f"une dimension de `dimensions` est attendue (« {dimension} » n'en est pas "
+                      "une)")
+    return found
+
+
+def _age_bands(doc: Node, labels: list[str] | str) -> tuple[tuple[str, int | None], ...]:
+    expected = ("une liste croissante d'âges est attendue, un de moins que les tranches de "
+                "dimensions.age_band")
+    node = doc.key("age_band_upper_ages", expected)
+    ages = [n.integer(expected) for n in node.entries(expected)]
+    if (isinstance(labels, str) or len(ages) != len(labels) - 1
+            or any(a >= b for a, b in zip(ages, ages[1:], strict=False))):
+        node.fail(expected)
+    return tuple(zip(labels, [*ages, None], strict=True))
+
+
 @cache
 def catalogue(config_dir: Path = CONFIG_DIR) -> Catalogue:
-    """config/indicators.yaml, typed."""
-    raw = yaml.safe_load((config_dir / "indicators.yaml").read_text(encoding="utf-8"))
+    """config/indicators.yaml, typed; a mistyped entry is refused naming its key."""
+    doc = read_yaml(config_dir / "indicators.yaml")
+    dimensions: dict[str, list[str] | str] = {}
+    for name, node in doc.key("dimensions", "une table des dimensions est attendue").items():
+        if node.value == "seen":
+            dimensions[name] = "seen"
+        else:
+            dimensions[name] = list(node.labels(_DIMENSION))
     indicators = []
-    for entry in raw["indicators"]:
-        breakdowns = []
-        for b in entry.get("breakdowns") or []:
-            if isinstance(b, dict):
-                breakdowns.append(Breakdown(tuple(b["dimensions"]), bool(b.get("by_commune"))))
-            else:
-                breakdowns.append(Breakdown(tuple(b)))
+    for entry in doc.key("indicators", "une liste d'indicateurs est attendue").entries():
+        entry.mapping("un indicateur {code, label, unit, section, rule, measure} est attendu")
+        measure = entry.key("measure", f"une mesure parmi {', '.join(MEASURES)} est attendue")
+        if measure.value not in MEASURES:
+            measure.fail(f"une mesure parmi {', '.join(MEASURES)} est attendue")
+        code = entry.key("code", "le code de l'indicateur (texte) est attendu").strict_text()
+        units, breakdowns = entry.get("units"), entry.get("breakdowns")
         indicators.append(Indicator(
-            code=entry["code"], label=entry["label"], unit=entry["unit"],
-            section=entry["section"], rule=" ".join(str(entry["rule"]).split()),
-            measure=entry["measure"], units=entry.get("units", entry["code"]),
-            breakdowns=tuple(breakdowns),
+            code=code,
+            label=entry.key("label", TEXT).strict_text(),
+            unit=entry.key("unit", TEXT).strict_text(),
+            section=entry.key("section", TEXT).strict_text(),
+            rule=" ".join(entry.key("rule", TEXT).strict_text().split()),
+            measure=measure.text(),
+            units=units.strict_text() if units else code,
+            breakdowns=tuple(_breakdown(b, dimensions) for b in breakdowns.entries(
+                "une liste de ventilations est attendue")) if breakdowns else (),
         ))
+    pairs = doc.get("inequalities")
+    inequalities = []
+    for pair in pairs.entries("une liste de paires [gauche, droite] est attendue") if pairs else []:
+        left_right = pair.labels("une paire [gauche, droite] de codes est attendue")
+        if len(left_right) != 2:
+            pair.fail("une paire [gauche, droite] de codes est attendue")
+        inequalities.append((left_right[0], left_right[1]))
+    seen_plus, person = doc.get("always_seen_plus"), doc.get("person_attributes")
     return Catalogue(
         indicators=tuple(indicators),
-        dimensions=raw["dimensions"],
-        always_seen_plus=frozenset(raw.get("always_seen_plus", [])),
-        person_attributes=frozenset(raw.get("person_attributes", [])),
-        inequalities=tuple(tuple(pair) for pair in raw.get("inequalities", [])),
+        dimensions=dimensions,
+        always_seen_plus=frozenset(seen_plus.labels() if seen_plus else ()),
+        person_attributes=frozenset(person.labels() if person else ()),
+        inequalities=tuple(inequalities),
+        age_bands=_age_bands(doc, dimensions.get("age_band", [])),
     )
 
 

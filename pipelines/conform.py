@@ -9,6 +9,7 @@ every row came from (`source_file`, `source_sheet`, `source_row`, `row_key`).
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 import pandas as pd
 
@@ -17,9 +18,10 @@ from pipelines.config import (
     HORS_TERRITOIRE,
     NON_RENSEIGNEE,
     Structure,
-    code_lists,
+    codes,
     fold,
 )
+from pipelines.frames import none_where_not
 from pipelines.tables import conformed_tables, ingested_files
 from pipelines.validate import SOURCE, TypeResult
 
@@ -45,7 +47,7 @@ def resolve_communes(structure: Structure, insee: pd.Series, name: pd.Series) ->
         return (c.insee, c.name) if c else HORS_TERRITOIRE
 
     pairs = pd.DataFrame({"insee": insee, "name": name}).astype(object)
-    pairs = pairs.where(pairs.notna(), None)
+    pairs = none_where_not(pairs, pairs.notna())
     keys = list(zip(pairs["insee"], pairs["name"], strict=True))
     cache = {k: resolve(*k) for k in set(keys)}
     resolved = [cache[k] for k in keys]
@@ -87,14 +89,13 @@ def conform_jeunes(result: TypeResult, structure: Structure, year: int) -> pd.Da
         "housing": v["housing"],
     })
     out[SOURCE] = v[SOURCE]
-    out = out.astype(object).where(out.notna(), None)
+    out = none_where_not(out.astype(object), out.notna())
     return _partition(out, structure.code, year)[_columns_of("jeunes")]
 
 
 def conform_evenements(result: TypeResult, structure: str, year: int) -> pd.DataFrame:
     v = result.valid
-    lists = code_lists()
-    contact_status = set(lists["event_status_contact"])
+    rules = codes()
     out = pd.DataFrame({
         "row_key": row_keys(v),
         "event_id": v["event_id"],
@@ -102,9 +103,10 @@ def conform_evenements(result: TypeResult, structure: str, year: int) -> pd.Data
         "event_date": v["event_date"].dt.date,
         "event_type": v["event_type_as_typed"].astype(str).str.strip(),
         "contact_type": v["event_type"],
-        "is_interview": v["event_type"].isin(lists["interview_contact_types"]),
+        "is_interview": v["event_type"].isin(rules.interview_contact_types),
         "status": v["status"],
-        "is_contact": v["status"].isna() | v["status"].isin(contact_status),
+        # an empty status counts as a contact (indicators.md, "event")
+        "is_contact": v["status"].isna() | v["status"].isin(rules.event_status_contact),
         "theme": v["theme"],
         "place": v["place"],
     })
@@ -131,8 +133,7 @@ def conform_propositions(result: TypeResult, structure: str, year: int) -> pd.Da
 
 def conform_situations(result: TypeResult, structure: str, year: int) -> pd.DataFrame:
     v = result.valid
-    lists = code_lists()
-    not_counted = set(lists["situation_state_not_counted"])
+    rules = codes()
     out = pd.DataFrame({
         "row_key": row_keys(v),
         "situation_id": v["situation_id"],
@@ -147,12 +148,13 @@ def conform_situations(result: TypeResult, structure: str, year: int) -> pd.Data
         "end_date": v["end_date"].dt.date,
         "rome_domain": v["rome_domain"],
         "state": v["state"],
-        "is_counted": ~v["state"].isin(not_counted) & (v["category"] != "Demandeur d'emploi"),
+        "is_counted": (~v["state"].isin(rules.situation_state_not_counted)
+                       & ~v["category"].isin(rules.situation_category_not_counted)),
         "ml_implemented": v["ml_implemented"].map(lambda x: x is True),
         "prepared_level": v["prepared_level"],
     })
     out[SOURCE] = v[SOURCE]
-    out = out.astype(object).where(out.notna(), None)
+    out = none_where_not(out.astype(object), out.notna())
     return _partition(out, structure, year)[_columns_of("situations")]
 
 
@@ -167,13 +169,12 @@ def conform_dispositifs(result: TypeResult, structure: str, year: int) -> pd.Dat
         "exit_reason": v["exit_reason"],
     })
     out[SOURCE] = v[SOURCE]
-    out = out.astype(object).where(out.notna(), None)
+    out = none_where_not(out.astype(object), out.notna())
     return _partition(out, structure, year)[_columns_of("dispositifs")]
 
 
 def conform_aides(result: TypeResult, structure: str, year: int) -> pd.DataFrame:
     v = result.valid
-    granted = set(code_lists()["aid_status_granted"])
     out = pd.DataFrame({
         "row_key": row_keys(v),
         "aid_id": v["aid_id"],
@@ -183,7 +184,8 @@ def conform_aides(result: TypeResult, structure: str, year: int) -> pd.DataFrame
         # cents -> exact decimal euros (never a float: totals must be right to the cent)
         "amount": v["amount"].map(lambda cents: Decimal(int(cents)) / 100),
         "status": v["status"],
-        "is_granted": v["status"].isna() | v["status"].isin(granted),
+        # an empty status counts as granted (indicators.md, "granted aid")
+        "is_granted": v["status"].isna() | v["status"].isin(codes().aid_status_granted),
     })
     out[SOURCE] = v[SOURCE]
     return _partition(out, structure, year)[_columns_of("aides")]
@@ -232,8 +234,10 @@ def ingested_files_frame(results: dict[str, TypeResult], sheets: pd.DataFrame,
     ) if results else pd.DataFrame(columns=["file", "export_type", "status"])
     counts = outcomes.groupby(["file", "export_type", "status"]).size()
     rows = []
-    for (file, export_type), rows_read in read.items():
-        def count(status: str, file=file, export_type=export_type) -> int:
+    for key, rows_read in read.items():
+        file, export_type = cast(tuple[str, str], key)
+
+        def count(status: str, file: str = file, export_type: str = export_type) -> int:
             return int(counts.get((file, export_type, status), 0))
         rows.append({
             "structure": structure, "year": year, "file": file, "sha256": sha.get(file, ""),

@@ -5,10 +5,15 @@ import dagster as dg
 
 from assets import anomalies, conformed, marts, publication, raw, report, staging
 from pipelines.asset_metadata import with_table_metadata
+from pipelines.config_files import check_configuration
 from pipelines.jobs import catalogue_job, ingest_job
 from pipelines.resources import default_resources
 from pipelines.schedules import nightly_refresh
 from pipelines.sensors import drop_zone_sensor
+
+# a mistyped file of config/ stops the code location here, its file and key named, rather
+# than a run halfway through
+check_configuration()
 
 defs = dg.Definitions(
     assets=with_table_metadata([

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-import yaml
 
 from pipelines import tables as t
 from pipelines.compute import catalogue
 from pipelines.config import CONFIG_DIR, PROJECT_ROOT, export_specs
+from pipelines.config_files import TEXT, Node, read_yaml
 from pipelines.warehouse import Warehouse
 
 DOC_PATH = PROJECT_ROOT / "docs" / "data-dictionary.md"
@@ -44,15 +44,65 @@ class UndocumentedError(ValueError):
     """Tables or columns without a meaning in config/dictionary.yaml."""
 
 
+@dataclass(frozen=True)
+class Meaning:
+    meaning: str
+    example: str | None = None
+
+
+@dataclass(frozen=True)
+class Meanings:
+    """config/dictionary.yaml, typed (its header says how a column finds its meaning)."""
+
+    tables: dict[str, str]
+    columns: dict[str, Meaning]
+    table_columns: dict[str, Meaning]
+    staging_examples: dict[str, str]
+    dimensions: dict[str, Meaning]  # meaning: the dimension's label
+
+
+_MEANING = "une table {meaning, example} est attendue"
+
+
+def _meanings_of(node: Node | None) -> dict[str, Meaning]:
+    out = {}
+    for name, entry in node.items("une table colonne -> {meaning, example} est attendue") \
+            if node else []:
+        example = entry.mapping(_MEANING).get("example")
+        out[name] = Meaning(entry.key("meaning", "le sens de la colonne (texte) est attendu")
+                            .strict_text(), example.text() if example else None)
+    return out
+
+
 @cache
-def _config() -> dict:
-    return yaml.safe_load((CONFIG_DIR / "dictionary.yaml").read_text(encoding="utf-8"))
+def meanings(config_dir: Path = CONFIG_DIR) -> Meanings:
+    """config/dictionary.yaml, typed; a mistyped entry is refused naming its key."""
+    doc = read_yaml(config_dir / "dictionary.yaml")
+    dimensions = {}
+    examples, dims = doc.get("staging_examples"), doc.get("dimensions")
+    for name, node in dims.items() if dims else []:
+        if isinstance(node.value, dict):
+            example = node.get("example")
+            dimensions[name] = Meaning(node.key("label", TEXT).strict_text(),
+                                       example.text() if example else None)
+        else:
+            dimensions[name] = Meaning(node.strict_text("un libellé ou une table {label, "
+                                                        "example} est attendu"))
+    return Meanings(
+        tables={name: node.strict_text() for name, node in doc.key(
+            "tables", "une table nom -> description est attendue").items()},
+        columns=_meanings_of(doc.get("columns")),
+        table_columns=_meanings_of(doc.get("table_columns")),
+        staging_examples={name: node.text() for name, node in examples.items()}
+        if examples else {},
+        dimensions=dimensions,
+    )
 
 
 def tables() -> list[sa.Table]:
     """Every warehouse table, by layer (contract tables first), then as dictionary.yaml lists
     them."""
-    order = list(_config()["tables"])
+    order = list(meanings().tables)
     rank = {schema: i for i, schema in enumerate(LAYERS)}
     return sorted(t.metadata.sorted_tables, key=lambda tb: (
         rank.get(tb.schema, len(rank)),
@@ -64,16 +114,12 @@ def data_type(column: sa.Column) -> str:
     return {"datetime": "timestamp", "float": "double"}.get(text, text)
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
 def describe(table: sa.Table, column: sa.Column) -> tuple[str, str | None] | None:
     """(meaning, example) of a column, None when nothing documents it."""
-    cfg = _config()
-    own = cfg.get("table_columns", {}).get(f"{table.fullname}.{column.name}")
+    cfg = meanings()
+    own = cfg.table_columns.get(f"{table.fullname}.{column.name}")
     if own:
-        return own["meaning"], _text(own.get("example"))
+        return own.meaning, own.example
     if table.schema == t.STAGING and table.name in export_specs():
         spec = export_specs()[table.name]
         col = next((c for c in spec.columns if c.name == column.name), None)
@@ -81,21 +127,19 @@ def describe(table: sa.Table, column: sa.Column) -> tuple[str, str | None] | Non
             how = ("remplacé par son pseudonyme (HMAC-SHA256)" if col.kind == "young_id"
                    else "tel que saisi (texte)")
             return (f"Colonne « {col.header} » de l'export {spec.label}, {how}.",
-                    _text(cfg.get("staging_examples", {}).get(column.name)))
+                    cfg.staging_examples.get(column.name))
     if table is t.indicator_units and column.name in t.DIMENSIONS:
-        dimension = cfg.get("dimensions", {}).get(column.name)
+        dimension = cfg.dimensions.get(column.name)
         if dimension:
-            if isinstance(dimension, str):
-                dimension = {"label": dimension}
-            label = dimension["label"]
+            label = dimension.meaning
             categories = catalogue().dimensions.get(column.name)
             example = categories[0] if isinstance(categories, list) and categories \
-                else dimension.get("example")
+                else dimension.example
             return (f"Catégorie de l'unité pour la dimension {column.name} ({label}) ; vide "
                     f"quand l'indicateur ne ventile pas par cette dimension.", example)
-    shared = cfg.get("columns", {}).get(column.name)
+    shared = cfg.columns.get(column.name)
     if shared:
-        return shared["meaning"], _text(shared.get("example"))
+        return shared.meaning, shared.example
     return None
 
 
@@ -103,7 +147,7 @@ def entries() -> list[Entry]:
     """The dictionary's rows; raises UndocumentedError naming every table or column that
     config/dictionary.yaml does not document."""
     missing = [f"table {tb.fullname}" for tb in tables()
-               if tb.fullname not in _config()["tables"]]
+               if tb.fullname not in meanings().tables]
     rows = []
     for table in tables():
         for position, column in enumerate(table.columns, start=1):
@@ -140,7 +184,7 @@ def render_markdown() -> str:
     by_table: dict[str, list[Entry]] = {}
     for e in rows:
         by_table.setdefault(e.table_name, []).append(e)
-    described = _config()["tables"]
+    described = meanings().tables
     lines = [
         "# Dictionnaire des données",
         "",

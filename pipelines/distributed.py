@@ -22,11 +22,10 @@ from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
-import yaml
 from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
 from dagster_celery import celery_executor
 
-from pipelines.config import PROJECT_ROOT
+from pipelines.config import PROJECT_ROOT, celery_settings
 from pipelines.jobs import catalogue_job, ingest_job
 from pipelines.partitions import partition_key, partitions_def, register_partitions
 from pipelines.recovery import PROCESS_TAG, this_process
@@ -49,8 +48,7 @@ def executor_config() -> dict[str, Any]:
     """The Celery executor's configuration: config/celery.yaml (or $OBSERVATOIRE_CELERY_CONFIG),
     its broker and backend replaced by $OBSERVATOIRE_CELERY_BROKER / _BACKEND when set. The
     workers read the same (`python -m pipelines.distributed worker-config`)."""
-    document = yaml.safe_load(config_path().read_text(encoding="utf-8")) or {}
-    config = dict(document.get("execution", {}).get("config", {}))
+    config = celery_settings(config_path())
     if broker := os.environ.get(BROKER_VARIABLE, "").strip():
         config["broker"] = broker
     if backend := os.environ.get(BACKEND_VARIABLE, "").strip():

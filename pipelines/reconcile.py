@@ -9,6 +9,7 @@ UI (assets/marts.py): one whole French sentence, as `DESCRIPTIONS` holds it.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 import pandas as pd
 
@@ -59,8 +60,9 @@ def breakdowns_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
     totals = _totals(values)
     bad: list[dict] = []
     whole = values[values["commune_insee"].isna() & values["dimension_1"].notna()]
-    for (ind, d1, d2), cells in whole.groupby(
+    for key, cells in whole.groupby(
             ["indicator", "dimension_1", whole["dimension_2"].fillna("")]):
+        ind, d1, d2 = cast(tuple[str, str, str], key)
         total = totals[ind]
         v = _dec(cells["value"])
         if d2 == "":
@@ -91,8 +93,8 @@ def breakdowns_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
                                 "cellule": f"marge {dim}={cat}", "attendu": str(expected),
                                 "obtenu": str(margin.get(cat, Decimal(0)))})
     by_commune = values[values["commune_insee"].notna() & values["dimension_1"].notna()]
-    for (ind, d1, cat), cells in by_commune.groupby(["indicator", "dimension_1",
-                                                     "category_1"]):
+    for key, cells in by_commune.groupby(["indicator", "dimension_1", "category_1"]):
+        ind, d1, cat = cast(tuple[str, str, str], key)
         match = whole[(whole["indicator"] == ind) & (whole["dimension_1"] == d1)
                       & (whole["category_1"] == cat) & whole["dimension_2"].isna()]
         if match.empty:

@@ -109,7 +109,8 @@ _DISK_FULL = ("No space left on device", "Disk quota exceeded", "[Errno 28]", "[
 def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
     return any(event.is_step_failure and event.step_failure_data
                and event.step_failure_data.error is not None
-               and "DagsterExecutionInterruptedError" in event.step_failure_data.error.cls_name
+               and "DagsterExecutionInterruptedError" in (event.step_failure_data.error.cls_name
+                                                          or "")
                for event in result.all_events)
 
 
@@ -223,12 +224,17 @@ def _wait_for_pool(instance: dg.DagsterInstance, progress: Callable[[str], None]
 _CONSEQUENCES = ("Dependencies for step ",)
 
 
+def _level(level: str | int) -> int:
+    """A log entry's level as a number (Dagster may keep its name)."""
+    return level if isinstance(level, int) else logging.getLevelName(level.upper())
+
+
 def _warnings_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """The warnings the assets logged (skipped files, unknown values counted as Non
     renseigné...), in order, once each."""
     seen: dict[str, None] = {}
     for entry in instance.all_logs(run_id):
-        if entry.dagster_event is None and entry.level >= logging.WARNING \
+        if entry.dagster_event is None and _level(entry.level) >= logging.WARNING \
                 and not entry.user_message.startswith(_CONSEQUENCES):
             seen.setdefault(entry.user_message, None)
     return list(seen)
@@ -469,7 +475,8 @@ def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int
     if not rejects.empty:
         generic = [generic_reason(r, v)
                    for v, r in zip(rejects["value"], rejects["reason"], strict=True)]
-        summary.rejected_by_reason = pd.Series(generic).value_counts().to_dict()
+        summary.rejected_by_reason = {str(reason): int(n) for reason, n
+                                      in pd.Series(generic).value_counts().items()}
         for reason, value in zip(generic, rejects["value"], strict=True):
             examples = summary.reason_examples.setdefault(reason, [])
             if isinstance(value, str) and value and value not in examples and len(examples) < 3:

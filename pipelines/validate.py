@@ -30,11 +30,21 @@ from pipelines.cells import (
     parse_text,
     parse_yes_no,
 )
-from pipelines.config import NON_RENSEIGNE, code_lists, export_specs, normalise_insee
+from pipelines.config import (
+    NON_RENSEIGNE,
+    ColumnSpec,
+    ExportSpec,
+    Nature,
+    Rewrite,
+    codes,
+    export_specs,
+    normalise_insee,
+)
 from schemas.exports import (
     BUILTIN_REASONS,
     FUTURE_DATE,
     SCHEMAS,
+    RowCheck,
     ValidationContext,
     jeunes_schema,
 )
@@ -63,56 +73,71 @@ def _headers_of(headers: dict[tuple[str, str | None], dict[str, str]], file: str
 
 # --- parsing -----------------------------------------------------------------------------------
 
-def _nature_lists() -> dict[str, tuple[CodeList | None, dict[str, dict]]]:
+def _nature_lists() -> dict[str, tuple[CodeList | None, dict[str, Nature]]]:
     """Per situation category: the natures' code list (None = any label) and their metadata."""
-    out: dict[str, tuple[CodeList | None, dict[str, dict]]] = {}
-    for category, body in code_lists()["situation_nature"].items():
-        if body.get("any_label"):
+    out: dict[str, tuple[CodeList | None, dict[str, Nature]]] = {}
+    for category, natures in codes().situation_nature.items():
+        if natures is None:
             out[category] = (None, {})
         else:
-            mapping = {k: v["values"] for k, v in body.items()}
-            out[category] = (CodeList.from_mapping(f"nature:{category}", mapping), body)
+            mapping = {k: v.values for k, v in natures.items()}
+            out[category] = (CodeList.from_mapping(f"nature:{category}", mapping), natures)
     return out
 
 
+def _as_typed(raw: pd.Series) -> pd.Series:
+    """A label kept as typed: trimmed, None when empty."""
+    return raw.map(lambda v: str(v).strip() if pd.notna(v) and str(v).strip() else None)
+
+
 def _parse_situation_codes(frame: pd.DataFrame, parsed: pd.DataFrame) -> None:
-    """Category, nature and the breakdown detail, with the contract's category rewrites."""
+    """Category, nature and the breakdown detail, with the contract's category rewrites
+    (codes.yaml, situation_category_rewrite)."""
     categories = code_list("situation_category").categorise(frame["category"])
     natures_raw = frame["nature"]
-    rewrite = code_lists()["situation_category_rewrite"]
     lists = _nature_lists()
     nature = pd.Series(None, index=frame.index, dtype=object)
     detail = pd.Series(None, index=frame.index, dtype=object)
     is_pec = pd.Series(False, index=frame.index, dtype=object)
     category = categories.copy()
 
-    scolarite = categories == "Scolarité"
-    category[scolarite] = rewrite["Scolarité"]["category"]
-    volunteering = categories == "Contrat de volontariat - bénévolat"
-    if volunteering.any():
-        civic_list, _ = lists[rewrite["Contrat de volontariat - bénévolat"]["category_by_nature"]]
-        is_civic = natures_raw[volunteering].map(lambda v: civic_list.match(v) is not None)
-        category[volunteering] = is_civic.map(
-            {True: "Service civique",
-             False: rewrite["Contrat de volontariat - bénévolat"]["otherwise"]})
+    # rewritten with a fixed nature: their own nature is not read, empty included
+    fixed = pd.Series(False, index=frame.index)
+    fixed_natures: list[tuple[pd.Series, Rewrite]] = []
+    for source, rewrite in codes().situation_category_rewrite.items():
+        rows = categories == source
+        if rewrite.category is not None:
+            category[rows] = rewrite.category
+            fixed |= rows
+            fixed_natures.append((rows, rewrite))
+        elif rows.any() and rewrite.category_by_nature and rewrite.otherwise:
+            by_nature = lists[rewrite.category_by_nature][0]
+            assert by_nature is not None, "a rewrite by nature needs a category with natures"
+            def is_of(value: object, natures: CodeList = by_nature) -> bool:
+                return natures.match(value) is not None
+            matches = natures_raw[rows].map(is_of)
+            category[rows] = matches.map({True: rewrite.category_by_nature,
+                                          False: rewrite.otherwise})
 
     for cat, (clist, meta) in lists.items():
-        rows = (category == cat) & ~scolarite
+        rows = (category == cat) & ~fixed
         if not rows.any():
             continue
         raw = natures_raw[rows]
         if clist is None:  # any label, kept as typed
-            nature[rows] = raw.map(lambda v: str(v).strip() if pd.notna(v) and str(v).strip()
-                                   else None)
+            nature[rows] = _as_typed(raw)
             continue
         matched = clist.categorise(raw)
         nature[rows] = matched
         known = matched.notna() & (matched != INVALID)
         target = rows & known.reindex(frame.index, fill_value=False)
-        detail[target] = matched[known].map({k: v.get("detail") for k, v in meta.items()})
-        is_pec[target] = matched[known].map({k: bool(v.get("pec")) for k, v in meta.items()})
-    nature[scolarite] = rewrite["Scolarité"]["nature"]
-    detail[scolarite] = "Formation initiale"
+        detail[target] = matched[known].map({k: v.detail for k, v in meta.items()})
+        is_pec[target] = matched[known].map({k: v.pec for k, v in meta.items()})
+    for rows, rewrite in fixed_natures:
+        nature[rows] = rewrite.nature
+        fixed_nature = lists[str(rewrite.category)][1].get(str(rewrite.nature))
+        detail[rows] = fixed_nature.detail if fixed_nature else None
+        is_pec[rows] = fixed_nature.pec if fixed_nature else False
     # An unknown category already rejects the row: do not also blame its nature.
     nature[categories == INVALID] = natures_raw[categories == INVALID]
     parsed["category"] = category
@@ -137,7 +162,7 @@ def _open_ended(raw: pd.Series, dates: pd.Series, export_type: str, header: str,
         warnings[f"{export_type}, {header} : {_rows(n)} dont la fin est au-delà de 2261 (par "
                  f"exemple 31/12/9999), lue{'s' if n > 1 else ''} comme « pas encore de fin » "
                  f"(toujours en cours) : rien à corriger si c'est voulu dans i-milo"] += n
-    return dates.where(~placeholder, pd.NaT)
+    return dates.mask(placeholder)  # NaT: a datetime column
 
 
 def _rows(n: int, noun: str = "ligne") -> str:
@@ -153,10 +178,11 @@ def unknown_value_warning(where: str, value: object, n: int, codes_name: str,
             f"config/codes.yaml ({codes_name}), ou corrigez-la dans i-milo")
 
 
-def _rome_codes(series: pd.Series) -> pd.Series:
-    """A full ROME code (`K2111`) written in `Secteur` stands for its domain letter
-    (exports.md); the code's shape is configuration (codes.yaml, `rome_code_pattern`)."""
-    pattern = code_lists().get("rome_code_pattern")
+def _pattern_codes(series: pd.Series, name: str) -> pd.Series:
+    """A value of the list's pattern stands for the part captured (codes.yaml,
+    `code_patterns`): a full ROME code (`K2111`) written in `Secteur` is its domain letter
+    (exports.md)."""
+    pattern = codes().code_patterns.get(name)
     if not pattern:
         return series
     text = series.astype("string").str.strip()
@@ -164,20 +190,46 @@ def _rome_codes(series: pd.Series) -> pd.Series:
     return series.where(letter.isna(), letter.str.upper()).astype(object)
 
 
-def _optional_code(series: pd.Series, name: str, warnings: Counter, what: str) -> pd.Series:
-    """Optional codes that match nothing count as `Non renseigné` and warn; never reject."""
-    parsed = code_list(name).categorise(series)
-    unknown = parsed == INVALID
+def _missing_when_unknown(export_type: str, col: ColumnSpec, series: pd.Series,
+                          warnings: Counter) -> pd.Series:
+    """A fact that never rejects its row (`unknown_is_missing` in exports.yaml): a code that
+    matches nothing, or an empty required one, counts as `Non renseigné`, with a warning."""
+    name = str(col.codes)
+    noun = "jeune" if export_type == "jeunes" else "ligne"
+    what = f"{export_type}, {col.header}"
+    values = code_list(name).categorise(series)
+    unknown = values == INVALID
     for value, n in series[unknown].value_counts().items():
-        warnings[unknown_value_warning(what, value, int(n), name)] += int(n)
-    return parsed.where(parsed.notna() & ~unknown, NON_RENSEIGNE)
+        warnings[unknown_value_warning(what, value, int(n), name, noun=noun)] += int(n)
+    empty = values.isna()
+    if col.required and empty.any():
+        n = int(empty.sum())
+        warnings[f"{what} : vide pour {_rows(n, noun)}, compté comme {NON_RENSEIGNE} : "
+                 f"complétez-le dans i-milo quand il est connu"] += n
+    return values.where(values.notna() & ~unknown, NON_RENSEIGNE)
 
 
-def _open_label(series: pd.Series, name: str) -> pd.Series:
-    """Known labels mapped to their code; any other label kept as typed (never rejected)."""
-    known = code_list(name).categorise(series)
-    typed = series.map(lambda v: str(v).strip() if pd.notna(v) and str(v).strip() else None)
-    return known.where(known != INVALID, typed)
+def _parse_code(export_type: str, col: ColumnSpec, frame: pd.DataFrame, parsed: pd.DataFrame,
+                warnings: Counter) -> None:
+    """A code column, as exports.yaml and codes.yaml say: kept as typed beside its code, an
+    open list (unknown labels kept as typed), a fact (unknown counts as `Non renseigné`), or a
+    strict list (unknown rejects the row)."""
+    name = str(col.codes)
+    if name == "situation_nature":
+        return  # its list depends on the category: read with it
+    if name == "situation_category":
+        _parse_situation_codes(frame, parsed)
+        return
+    raw = _pattern_codes(frame[col.name], name)
+    if col.as_typed:
+        parsed[f"{col.name}_as_typed"] = frame[col.name]
+    if col.unknown_is_missing:
+        parsed[col.name] = _missing_when_unknown(export_type, col, raw, warnings)
+    elif name in codes().open_lists:
+        known = code_list(name).categorise(raw)
+        parsed[col.name] = known.where(known != INVALID, _as_typed(raw))
+    else:
+        parsed[col.name] = code_list(name).categorise(raw)
 
 
 def parse_frame(export_type: str, frame: pd.DataFrame, ctx: ValidationContext,
@@ -208,51 +260,20 @@ def parse_frame(export_type: str, frame: pd.DataFrame, ctx: ValidationContext,
             parsed[col.name] = parse_text(raw).map(normalise_insee, na_action="ignore")
         elif col.kind in ("text", "label"):
             parsed[col.name] = parse_text(raw)
-    if export_type == "situations":
-        _parse_situation_codes(frame, parsed)
-        parsed["rome_domain"] = _optional_code(_rome_codes(frame["rome_domain"]), "rome_domain",
-                                               warnings, "situations, Secteur")
-        parsed["prepared_level"] = _optional_code(frame["prepared_level"], "qualification",
-                                                  warnings, "situations, Niveau préparé")
-        parsed["state"] = code_list("situation_state").categorise(frame["state"])
-    elif export_type == "evenements":
-        parsed["event_type_as_typed"] = frame["event_type"]
-        parsed["event_type"] = code_list("event_type").categorise(frame["event_type"])
-        parsed["status"] = code_list("event_status").categorise(frame["status"])
-    elif export_type == "propositions":
-        parsed["theme_as_typed"] = frame["theme"]
-        parsed["theme"] = code_list("proposal_theme").categorise(frame["theme"])
-        parsed["state"] = code_list("proposal_state").categorise(frame["state"])
-    elif export_type == "dispositifs":
-        parsed["programme"] = _open_label(frame["programme"], "programme")
-    elif export_type == "aides":
-        parsed["aid_type"] = _open_label(frame["aid_type"], "aid_type")
-        parsed["status"] = code_list("aid_status").categorise(frame["status"])
-    elif export_type == "jeunes":
-        _parse_young_facts(frame, parsed, ctx, warnings)
+        elif col.kind == "code":
+            _parse_code(export_type, col, frame, parsed, warnings)
+    if export_type == "jeunes":
+        _young_dates_and_answers(spec, parsed, ctx, warnings)
     return parsed
 
 
-def _parse_young_facts(frame: pd.DataFrame, parsed: pd.DataFrame, ctx: ValidationContext,
-                       warnings: Counter) -> None:
-    """A young person's facts: unknown or empty values are `Non renseigné`, with a warning."""
-    for column, codes, what in (("sex", "sex", "Sexe"),
-                                ("qualification", "qualification", "Niveau de qualification"),
-                                ("housing", "housing", "Hébergement")):
-        values = code_list(codes).categorise(frame[column])
-        unknown = values == INVALID
-        for value, n in frame.loc[unknown, column].value_counts().items():
-            warnings[unknown_value_warning(f"jeunes, {what}", value, int(n), codes,
-                                           noun="jeune")] += int(n)
-        empty = values.isna()
-        if empty.any() and column != "housing":
-            n = int(empty.sum())
-            warnings[f"jeunes, {what} : vide pour {_rows(n, 'jeune')}, compté comme "
-                     f"{NON_RENSEIGNE} : complétez-le dans i-milo quand il est connu"] += n
-        parsed[column] = values.where(values.notna() & ~unknown, NON_RENSEIGNE)
+def _young_dates_and_answers(spec: ExportSpec, parsed: pd.DataFrame, ctx: ValidationContext,
+                             warnings: Counter) -> None:
+    """A young person's dates and yes/no answers never reject them: an impossible date is
+    treated as empty, an answer that is not yes/no as no, with a warning."""
     today = pd.Timestamp(ctx.run_date)
-    for column, what in (("birth_date", "Date de naissance"),
-                         ("first_reception_date", "Date de premier accueil")):
+    for column in ("birth_date", "first_reception_date"):
+        what = spec.column(column).header
         dates = parsed[column]
         bad = dates.notna() & ((dates == INVALID_DATE) | (dates < pd.Timestamp("1990-01-01"))
                                | (dates > today))
@@ -261,14 +282,16 @@ def _parse_young_facts(frame: pd.DataFrame, parsed: pd.DataFrame, ctx: Validatio
             warnings[f"jeunes, {what} : date invalide (illisible, avant 1990 ou après le jour "
                      f"du run) pour {_rows(n, 'jeune')}, traitée comme vide : corrigez-la dans "
                      f"i-milo"] += n
-        parsed[column] = dates.where(~bad, pd.NaT)
+        parsed[column] = dates.mask(bad)  # NaT: a datetime column
     empty_reception = parsed["first_reception_date"].isna()
     if empty_reception.any():
         n = int(empty_reception.sum())
-        warnings[f"jeunes, Date de premier accueil : vide pour {_rows(n, 'jeune')} (gardés, "
+        what = spec.column("first_reception_date").header
+        warnings[f"jeunes, {what} : vide pour {_rows(n, 'jeune')} (gardés, "
                  f"non comptés comme nouveaux accueils) : complétez-la dans i-milo si le jeune "
                  f"a été accueilli"] += n
-    for column, what in (("rqth", "RQTH"), ("driving_licence", "Permis B")):
+    for column in ("rqth", "driving_licence"):
+        what = spec.column(column).header
         values = parsed[column]
         bad = values == INVALID
         if bad.any():
@@ -331,8 +354,9 @@ def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext
     parsed = parse_frame(export_type, staged, ctx, warnings)
     repeat = merge_repeats(export_type, parsed)
     candidates = parsed[~repeat]
+    row_checks: list[RowCheck] = []
     if export_type == "jeunes":
-        schema, row_checks = jeunes_schema(ctx), []
+        schema = jeunes_schema(ctx)
     else:
         schema, row_checks = SCHEMAS[export_type](ctx)
     try:
@@ -354,9 +378,9 @@ def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext
 def _retry_on(parsed: pd.DataFrame, failures: pd.DataFrame) -> date | None:
     """The day the earliest row rejected as dated after the run day becomes valid."""
     future = failures[failures["template"].astype(str).str.contains(FUTURE_DATE, regex=False)]
-    days = [parsed.at[int(i), c] for i, c in zip(future["index"], future["column"], strict=True)
-            if c in parsed.columns]
-    days = [d for d in days if not pd.isna(d)]
+    cells = [parsed.at[int(i), c] for i, c in zip(future["index"], future["column"], strict=True)
+             if c in parsed.columns]
+    days = [d for d in cells if isinstance(d, pd.Timestamp) and not pd.isna(d)]
     return min(days).date() if days else None
 
 

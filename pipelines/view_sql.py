@@ -13,19 +13,22 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from pipelines.compute import catalogue
 from pipelines.config import CONFIG_DIR
+from pipelines.config_files import read_yaml
 
 LABELS_FILE = "dimension_labels.yaml"
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\(([^)]*)\)\s*\}\}")
 
 
 def dimension_labels(config_dir: Path = CONFIG_DIR) -> dict[str, str]:
-    """dimension code -> French label (config/dimension_labels.yaml)."""
-    raw = yaml.safe_load((config_dir / LABELS_FILE).read_text(encoding="utf-8")) or {}
-    return {str(code): str(label) for code, label in raw.items()}
+    """dimension code -> French label (config/dimension_labels.yaml); a label that is not
+    text is refused naming its dimension."""
+    doc = read_yaml(config_dir / LABELS_FILE)
+    if doc.value is None:  # an empty file: every dimension shown by its code
+        return {}
+    return {code: label.strict_text("un libellé (texte) est attendu")
+            for code, label in doc.items("une table dimension -> libellé est attendue")}
 
 
 def _literal(text: str) -> str:

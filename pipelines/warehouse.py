@@ -42,39 +42,12 @@ from pipelines.config import PROJECT_ROOT
 from pipelines.ddl import driver_connection, limit_lock_wait, replace_changed, waiting_for_lock
 from pipelines.frames import none_where_not
 from pipelines.recovery import pause_point
+from pipelines.sql_functions import age_sql
 from pipelines.tables import SCHEMAS, metadata
 
 DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "warehouse" / "observatoire.duckdb"
 DEFAULT_URL = f"duckdb:///{DEFAULT_WAREHOUSE_PATH}"
 WORK_FOLDER = "work"  # beside the published DuckDB file: the pipeline's working copy
-
-# SQL helpers the counting rules call, the same name on both engines.
-_AGE_SQL = {
-    "duckdb": [
-        """CREATE OR REPLACE MACRO age_years(b, d) AS
-           CAST(date_part('year', d) - date_part('year', b)
-                - CASE WHEN date_part('month', d) * 100 + date_part('day', d)
-                          < date_part('month', b) * 100 + date_part('day', b)
-                       THEN 1 ELSE 0 END AS INTEGER)""",
-        """CREATE OR REPLACE MACRO age_band(b, d) AS
-           CASE WHEN b IS NULL OR d IS NULL THEN 'Non renseigné'
-                WHEN age_years(b, d) <= 17 THEN '16-17 ans'
-                WHEN age_years(b, d) <= 21 THEN '18-21 ans'
-                WHEN age_years(b, d) <= 25 THEN '22-25 ans'
-                ELSE '26 ans et +' END""",
-    ],
-    "postgresql": [
-        """CREATE OR REPLACE FUNCTION age_years(b date, d date) RETURNS integer
-           LANGUAGE sql IMMUTABLE AS $$ SELECT date_part('year', age(d, b))::integer $$""",
-        """CREATE OR REPLACE FUNCTION age_band(b date, d date) RETURNS text
-           LANGUAGE sql IMMUTABLE AS $$
-           SELECT CASE WHEN b IS NULL OR d IS NULL THEN 'Non renseigné'
-                       WHEN age_years(b, d) <= 17 THEN '16-17 ans'
-                       WHEN age_years(b, d) <= 21 THEN '18-21 ans'
-                       WHEN age_years(b, d) <= 25 THEN '22-25 ans'
-                       ELSE '26 ans et +' END $$""",
-    ],
-}
 
 
 # DuckDB merges partly filled row groups ("vacuum") at every checkpoint: each partition
@@ -305,7 +278,7 @@ class Warehouse:
                 if missing:
                     metadata.create_all(conn, tables=missing)
             if self.dialect == "postgresql":
-                replace_changed(conn, _AGE_SQL["postgresql"])
+                replace_changed(conn, age_sql("postgresql"))
                 # only the missing ones: CREATE INDEX takes a lock on its table even when the
                 # index exists, which deadlocked with another worker writing that table
                 existing = set(conn.execute(sa.text(
@@ -317,7 +290,7 @@ class Warehouse:
                                               relation=table, mode="ShareLock"):
                             conn.execute(sa.text(statement))
             else:  # DuckDB: one writer at a time, readers on the published copy
-                for statement in _AGE_SQL[self.dialect]:
+                for statement in age_sql(self.dialect):
                     conn.execute(sa.text(statement))
 
     @contextmanager

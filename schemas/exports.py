@@ -13,6 +13,7 @@ in `RowCheck`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -142,7 +143,7 @@ class RowCheck:
     name: str
     column: str
     error: str
-    passes: object  # Callable[[pd.DataFrame], pd.Series[bool]]
+    passes: Callable[[pd.DataFrame], pd.Series]  # True where the row passes
 
     def as_check(self) -> pa.Check:
         return pa.Check(self.passes, name=self.name, error=self.error)

@@ -3,6 +3,7 @@ published warehouse (analysts never blocked, never half-written), the data dicti
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -475,10 +476,10 @@ def test_the_data_dictionary_page_is_up_to_date():
 
 
 def test_an_undocumented_column_is_named(monkeypatch):
-    config = dict(dictionary._config())
-    config["columns"] = {k: v for k, v in config["columns"].items() if k != "sha256"}
-    config["table_columns"] = dict(config["table_columns"])
-    monkeypatch.setattr(dictionary, "_config", lambda: config)
+    real = dictionary.meanings()
+    config = dataclasses.replace(real, columns={k: v for k, v in real.columns.items()
+                                                if k != "sha256"})
+    monkeypatch.setattr(dictionary, "meanings", lambda: config)
     with pytest.raises(dictionary.UndocumentedError, match="ingested_files.sha256"):
         dictionary.entries()
 

@@ -27,8 +27,9 @@ import sqlalchemy as sa
 
 from pipelines.compute import view_statements
 from pipelines.ddl import LOCK_TIMEOUT_VARIABLE, lock_timeout, replace_changed
+from pipelines.sql_functions import age_sql
 from pipelines.store import prepare
-from pipelines.warehouse import _AGE_SQL, Warehouse
+from pipelines.warehouse import Warehouse
 from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
 from tests.conftest import PG_ADMIN_URL, PG_SKIP, RUN_DATE
 
@@ -289,7 +290,7 @@ def test_views_and_helpers_are_replaced_only_when_their_text_changed(
     try:
         prepare(wh)
         statements = view_statements()
-        helpers = _AGE_SQL["postgresql"] if wh.dialect == "postgresql" else []
+        helpers = age_sql("postgresql") if wh.dialect == "postgresql" else []
         changed = [s.replace("WHERE is_contact", "WHERE is_contact AND true")
                    for s in statements]
         assert changed != statements
