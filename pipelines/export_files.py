@@ -9,6 +9,7 @@ pipelines/read.py.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -29,7 +30,7 @@ class UnreadableFileError(Exception):
     """
 
     def __init__(self, file: str, reason: str) -> None:
-        super().__init__(f"{file}: {reason}")
+        super().__init__(f"{file} : {reason}")
         self.file = file
         self.reason = reason
 
@@ -95,35 +96,35 @@ def list_export_files(year_dir: Path, raw_root: Path | None = None
     for entry in sorted(year_dir.iterdir(), key=lambda p: p.name):
         name = (shown / entry.name).as_posix()
         if entry.name.startswith("."):
-            warnings.append(f"{name}: ignoré (fichier caché)")
+            warnings.append(f"{name} : ignoré (fichier caché)")
             continue
         if entry.name.startswith("~$"):
             warnings.append(
-                f"{name}: ignoré (fichier de verrou d'Excel : le classeur est ouvert dans Excel, "
+                f"{name} : ignoré (fichier de verrou d'Excel : le classeur est ouvert dans Excel, "
                 "ou Excel ne s'est pas fermé proprement ; il ne contient aucune donnée)"
             )
             continue
         try:
             if entry.is_symlink() and (problem := link_problem(entry, raw_root)):
-                warnings.append(f"{name}: ignoré ({problem})")
+                warnings.append(f"{name} : ignoré ({problem})")
                 continue
             mode = entry.stat().st_mode  # follows a link inside raw/; never opens
         except OSError as exc:
-            warnings.append(f"{name}: ignoré (illisible : {exc.strerror})")
+            warnings.append(f"{name} : ignoré (illisible : {os_error(exc)})")
             continue
         if kind := _special_kind(mode):
             warnings.append(
-                f"{name}: ignoré (ce n'est pas un fichier mais {kind} ; seuls des fichiers "
+                f"{name} : ignoré (ce n'est pas un fichier mais {kind} ; seuls des fichiers "
                 "ordinaires sont lus : retirez-le du dossier)"
             )
         elif stat.S_ISDIR(mode):
-            warnings.append(f"{name}: ignoré (dossier : les fichiers des sous-dossiers ne sont "
+            warnings.append(f"{name} : ignoré (dossier : les fichiers des sous-dossiers ne sont "
                             "pas lus)")
         elif entry.suffix.lower() in EXCEL_EXTENSIONS + CSV_EXTENSIONS:
             files.append(entry)
         else:
             warnings.append(
-                f"{name}: ignoré (pas un export : seuls les fichiers .xlsx, .xlsm, .xls et .csv "
+                f"{name} : ignoré (pas un export : seuls les fichiers .xlsx, .xlsm, .xls et .csv "
                 "sont lus)"
             )
     return files, warnings
@@ -140,14 +141,17 @@ def read_file_bytes(path: Path, file: str, raw_root: Path | None = None) -> byte
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise UnreadableFileError(file, f"cannot be opened ({exc.strerror})") from exc
+        raise UnreadableFileError(
+            file, f"impossible d'ouvrir le fichier ({os_error(exc)}) : {_ACCESS}") from exc
     try:
         info = os.fstat(fd)
         if kind := _special_kind(info.st_mode):
             raise UnreadableFileError(
                 file, f"ce n'est pas un fichier mais {kind} : retirez-le du dossier")
         if stat.S_ISDIR(info.st_mode):
-            raise UnreadableFileError(file, "c'est un dossier, pas un fichier")
+            raise UnreadableFileError(
+                file, "c'est un dossier, pas un fichier : retirez-le du dossier de l'année "
+                "(les sous-dossiers ne sont pas lus)")
         if info.st_size > MAX_FILE_BYTES:
             raise UnreadableFileError(file, too_big(info.st_size))
         chunks, total = [], 0
@@ -158,9 +162,26 @@ def read_file_bytes(path: Path, file: str, raw_root: Path | None = None) -> byte
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as exc:
-        raise UnreadableFileError(file, f"cannot be read ({exc.strerror})") from exc
+        raise UnreadableFileError(
+            file, f"impossible de lire le fichier ({os_error(exc)}) : {_ACCESS}") from exc
     finally:
         os.close(fd)
+
+
+_ACCESS = ("vérifiez qu'il existe toujours et que le compte qui lance le pipeline a le droit "
+           "de le lire, puis relancez")
+_OS_ERRORS = {  # the causes a drop zone meets; others keep the system's own words
+    errno.EACCES: "accès refusé", errno.EPERM: "opération non permise",
+    errno.ENOENT: "fichier introuvable : déplacé ou supprimé pendant la lecture",
+    errno.EIO: "erreur d'entrée-sortie du disque", errno.ELOOP: "trop de liens symboliques",
+    errno.ENAMETOOLONG: "nom trop long", errno.ENXIO: "périphérique absent",
+    errno.ESTALE: "partage réseau déconnecté",
+}
+
+
+def os_error(exc: OSError) -> str:
+    """The cause of a system error in French (errno), else as the system gives it."""
+    return _OS_ERRORS.get(exc.errno or 0) or exc.strerror or type(exc).__name__
 
 
 def thousands(number: float) -> str:

@@ -17,9 +17,22 @@ MAX_TITLE_LINES = 10
 HEADER_SCAN_ROWS = MAX_TITLE_LINES + 1  # non-empty rows looked at for the header
 
 WHAT_TO_DO_HEADER = (
-    "check that it is an i-milo export; if it is, add the headers it uses as aliases in "
-    "config/exports.yaml and rerun"
+    "vérifiez que c'est bien un export i-milo ; si c'est le cas, ajoutez les en-têtes qu'il "
+    "emploie comme alias dans config/exports.yaml et relancez"
 )
+
+
+def type_name(spec: ExportSpec) -> str:
+    """An export type as a person reads it: its label, then the name config/exports.yaml
+    gives it (where aliases are added)."""
+    return f"« {spec.label} » ({spec.name})"
+
+
+def _columns(headers: tuple[str, ...]) -> str:
+    """Missing required columns, singular or plural."""
+    quoted = ", ".join(f"« {h} »" for h in headers)
+    return f"la colonne obligatoire {quoted}" if len(headers) == 1 else \
+        f"les colonnes obligatoires {quoted}"
 
 
 @dataclass(frozen=True)
@@ -80,29 +93,31 @@ def _recognise(headers: Iterable[object]) -> _Recognition:
                 export_type=None,
                 columns={},
                 explanation=(
-                    f"the header row matches several export types equally "
-                    f"({', '.join(names)}: {best} columns each), so the type cannot be "
-                    "told; remove or rename the ambiguous columns, or make the aliases in "
-                    "config/exports.yaml more specific"
+                    f"la ligne d'en-tête correspond autant à plusieurs types d'export, avec "
+                    f"{best} colonnes chacun : {', '.join(type_name(m.spec) for m in winners)} ; "
+                    "impossible de savoir lequel ; supprimez ou renommez les colonnes ambiguës "
+                    "dans le fichier, ou rendez les alias de config/exports.yaml plus précis, "
+                    "puis relancez"
                 ),
                 tied=names,
             )
         win = winners[0]
-        others = [f"{m.spec.name} ({len(m.columns)})" for m in complete if m is not win]
+        others = [f"{type_name(m.spec)} ({len(m.columns)})" for m in complete if m is not win]
         explanation = (
-            f"recognised as {win.spec.name}: {len(win.columns)} of its "
-            f"{len(win.spec.columns)} columns found"
+            f"reconnu comme {type_name(win.spec)} : {len(win.columns)} de ses "
+            f"{len(win.spec.columns)} colonnes trouvées"
         )
         if others:
-            explanation += f"; also satisfies {', '.join(others)}, with fewer columns"
+            explanation += (f" ; aurait aussi pu être {', '.join(others)}, avec moins de "
+                            "colonnes trouvées")
         return _Recognition(win.spec.name, dict(win.columns), explanation)
     nearest = min(matches, key=lambda m: (len(m.missing), -len(m.columns)))
     return _Recognition(
         export_type=None,
         columns={},
         explanation=(
-            f"no export type recognised; nearest is {nearest.spec.name}, "
-            f"lacking {', '.join(nearest.missing)}"
+            f"aucun type d'export reconnu ; le plus proche est {type_name(nearest.spec)}, "
+            f"auquel il manque {_columns(nearest.missing)}"
         ),
         nearest=nearest,
     )
@@ -152,11 +167,18 @@ def find_header(rows: Iterable[tuple[int, list[str | None]]]) -> Header | None:
 
 
 def describe_nearest(header: Header, sheet: str | None, row_number: int) -> str:
+    """What the row closest to a type lacks, and where it is."""
     nearest = header.recognition.nearest
-    where = f"sheet '{sheet}', row {row_number}" if sheet is not None else f"row {row_number}"
     assert nearest is not None
     return (
-        f"nearest type is {nearest.spec.name} ({where}), which lacks the required "
-        f"column(s): {', '.join(nearest.missing)}"
+        f"{where(sheet, row_number)} : le type le plus proche est {type_name(nearest.spec)}, "
+        f"auquel il manque {_columns(nearest.missing)}"
     )
+
+
+def where(sheet: str | None, row_number: int) -> str:
+    """A place in a file as a person reads it (a CSV has no sheet)."""
+    if sheet is None:
+        return f"ligne {row_number}"
+    return f"feuille « {sheet} », ligne {row_number}"
 

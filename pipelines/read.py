@@ -55,6 +55,7 @@ from pipelines.headers import (
     describe_nearest,
     find_header,
     recognise,
+    where,
 )
 from pipelines.sheet_frame import (
     ROW_COLUMN,
@@ -83,6 +84,11 @@ __all__ = [
 ]
 
 CSV_SEPARATORS = (";", ",")
+NO_DATA = ("le fichier ne contient aucune donnée : extrayez-le de nouveau depuis i-milo, ou "
+           "retirez-le du dossier")
+CSV_UNPARSABLE = ("le CSV est illisible (guillemets ou lignes mal formés) : ouvrez-le dans "
+                  "Excel et enregistrez-le de nouveau au format CSV, ou extrayez-le de nouveau "
+                  "depuis i-milo")
 
 _OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -120,7 +126,8 @@ def read_export_file(path: Path, raw_root: Path, content: bytes | None = None) -
         content = read_file_bytes(path, file, raw_root)
     if not content:
         raise UnreadableFileError(
-            file, "the file is empty (0 bytes): extract it again from i-milo, or remove it"
+            file, "le fichier est vide (0 octet) : extrayez-le de nouveau depuis i-milo, ou "
+            "retirez-le du dossier"
         )
     if path.suffix.lower() in CSV_EXTENSIONS:
         return _read_csv(content, path, file)
@@ -152,9 +159,9 @@ def _open_workbook(content: bytes, path: Path, file: str) -> fastexcel.ExcelRead
     head = content[:4096]
     ext = path.suffix.lower()
     password = (
-        "it is password-protected (protégé par mot de passe): open it in Excel and save it "
-        "without a password (File > Info > Protect Workbook > Encrypt with Password: clear "
-        "the password), then rerun"
+        "le classeur est protégé par mot de passe : ouvrez-le dans Excel et enregistrez-le "
+        "sans mot de passe (Fichier > Informations > Protéger le classeur > Chiffrer avec "
+        "mot de passe : effacez le mot de passe), puis relancez"
     )
     if head.startswith(b"PK"):  # a zip: .xlsx, .xlsm (or a truncated one)
         try:
@@ -163,9 +170,9 @@ def _open_workbook(content: bytes, path: Path, file: str) -> fastexcel.ExcelRead
         except (fastexcel.FastExcelError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise UnreadableFileError(
                 file,
-                "the workbook is corrupt or truncated (fichier endommagé), or is not an "
-                "Excel file: open it in Excel and save it again, or extract it again from "
-                f"i-milo [{first_line(exc)}]",
+                "le classeur est endommagé ou tronqué, ou ce n'est pas un fichier Excel : "
+                "ouvrez-le dans Excel et enregistrez-le de nouveau, ou extrayez-le de nouveau "
+                f"depuis i-milo {technical(exc)}",
             ) from exc
     if head.startswith(_OLE2_MAGIC):
         # An OLE2 container: a real .xls, or an encrypted (password-protected) .xlsx
@@ -178,32 +185,32 @@ def _open_workbook(content: bytes, path: Path, file: str) -> fastexcel.ExcelRead
             if ext == ".xls" and not re.search(r"password|encrypt", str(exc), re.IGNORECASE):
                 raise UnreadableFileError(
                     file,
-                    "the workbook is corrupt (fichier endommagé) or password-protected: "
-                    "open it in Excel and save it again as .xlsx without a password "
-                    f"[{first_line(exc)}]",
+                    "le classeur est endommagé ou protégé par mot de passe : ouvrez-le "
+                    "dans Excel et enregistrez-le de nouveau en .xlsx, sans mot de passe "
+                    f"{technical(exc)}",
                 ) from exc
             if ext == ".xls":
                 raise UnreadableFileError(file, password) from exc
             raise UnreadableFileError(
                 file,
-                f"{password} (a {ext} file stored as an OLE2 container is an encrypted "
-                f"workbook; if it has no password, it is corrupt) [{first_line(exc)}]",
+                f"{password} (un fichier {ext} rangé dans un conteneur OLE2 est un classeur "
+                f"chiffré ; s'il n'a pas de mot de passe, il est endommagé) {technical(exc)}",
             ) from exc
     kind = _looks_like(head)
     if kind == "html":
         reason = (
-            f"not an Excel workbook but a web page (HTML) saved with a {ext} name: open it "
-            "in Excel and save it as .xlsx"
+            f"ce n'est pas un classeur Excel mais une page web (HTML) enregistrée sous un nom "
+            f"en {ext} : ouvrez-la dans Excel et enregistrez-la au format .xlsx"
         )
     elif kind == "text":
         reason = (
-            f"not an Excel workbook but a text file with a {ext} name: if it is a CSV "
-            "export, rename it to .csv; otherwise extract it again from i-milo"
+            f"ce n'est pas un classeur Excel mais un fichier texte nommé en {ext} : si c'est "
+            "un export CSV, renommez-le en .csv ; sinon, extrayez-le de nouveau depuis i-milo"
         )
     else:
         reason = (
-            "not an Excel workbook (unknown content): extract it again from i-milo, or "
-            "remove it from the folder"
+            "ce n'est pas un classeur Excel (contenu inconnu) : extrayez-le de nouveau depuis "
+            "i-milo, ou retirez-le du dossier"
         )
     raise UnreadableFileError(file, reason)
 
@@ -211,6 +218,11 @@ def _open_workbook(content: bytes, path: Path, file: str) -> fastexcel.ExcelRead
 
 def first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def technical(exc: BaseException) -> str:
+    """The reader's own error, in its own language, for whoever supports the pipeline."""
+    return f"[détail technique : {first_line(exc)}]"
 
 
 def _read_workbook(content: bytes, path: Path, file: str) -> ReadResult:
@@ -236,8 +248,9 @@ def _read_workbook(content: bytes, path: Path, file: str) -> ReadResult:
         except fastexcel.FastExcelError as exc:
             raise UnreadableFileError(
                 file,
-                f"sheet '{name}' cannot be read: the workbook is corrupt (fichier endommagé); "
-                f"open it in Excel and save it again [{first_line(exc)}]",
+                f"la feuille « {name} » est illisible, le classeur est endommagé : ouvrez-le "
+                f"dans Excel et enregistrez-le de nouveau, ou extrayez-le de nouveau depuis "
+                f"i-milo {technical(exc)}",
             ) from exc
         table = TextTable(
             columns=[as_string(batch.column(i)) for i in range(batch.num_columns)],
@@ -254,12 +267,15 @@ def _read_workbook(content: bytes, path: Path, file: str) -> ReadResult:
         row_number = header.index + table.first_row_number
         if recognition.tied:
             raise UnreadableFileError(
-                file, f"sheet '{name}', row {row_number}: {recognition.explanation}"
+                file, f"{where(name, row_number)} : {recognition.explanation}"
             )
         if recognition.export_type is None:
             result.warnings.append(
-                f"{file}, sheet '{name}': skipped (no export type recognised in its first "
-                f"{HEADER_SCAN_ROWS} non-empty rows; {describe_nearest(header, name, row_number)})"
+                f"{file}, feuille « {name} » : ignorée (aucun type d'export reconnu dans ses "
+                f"{HEADER_SCAN_ROWS} premières lignes non vides ; "
+                f"{describe_nearest(header, None, row_number)}) ; si elle contient un export, "
+                "ajoutez les en-têtes qu'il emploie comme alias dans config/exports.yaml et "
+                "relancez"
             )
             if best is None or recognition.closeness() < best[0].recognition.closeness():
                 best = (header, name)
@@ -269,16 +285,17 @@ def _read_workbook(content: bytes, path: Path, file: str) -> ReadResult:
         if best is None:
             raise UnreadableFileError(
                 file,
-                "the workbook has no visible sheet with data"
-                + (" (hidden or empty sheets skipped)" if skipped else "")
-                + ": extract it again from i-milo, or remove it",
+                "le classeur n'a aucune feuille visible qui contienne des données"
+                + (" (feuilles masquées ou vides ignorées)" if skipped else "")
+                + " : extrayez-le de nouveau depuis i-milo, ou retirez-le du dossier",
             )
         header, name = best
         raise UnreadableFileError(
             file,
-            f"no sheet has a header row recognised as an export type (looked in the first "
-            f"{HEADER_SCAN_ROWS} non-empty rows of each visible sheet); "
-            f"{describe_nearest(header, name, header.index + 1)}; {WHAT_TO_DO_HEADER}",
+            f"aucune feuille n'a de ligne d'en-tête reconnue comme un type d'export (cherchée "
+            f"dans les {HEADER_SCAN_ROWS} premières lignes non vides de chaque feuille "
+            f"visible) ; {describe_nearest(header, name, header.index + 1)} ; "
+            f"{WHAT_TO_DO_HEADER}",
         )
     return result
 
@@ -302,8 +319,8 @@ def _decode(raw: bytes, file: str) -> str:
             continue
     raise UnreadableFileError(
         file,
-        "the CSV is neither UTF-8 nor Windows-1252 text: save it again from Excel as "
-        "'CSV UTF-8 (délimité par des virgules)'",
+        "le CSV n'est ni du texte UTF-8 ni du texte Windows-1252 : enregistrez-le de nouveau "
+        "depuis Excel au format « CSV UTF-8 (délimité par des virgules) »",
     )
 
 
@@ -330,17 +347,17 @@ def _read_csv(raw: bytes, path: Path, file: str) -> ReadResult:
     if raw.startswith(_ZIP_MAGIC) or raw.startswith(_OLE2_MAGIC):
         raise UnreadableFileError(
             file,
-            "not a CSV but an Excel workbook with a .csv name: rename it to .xlsx (or .xls)",
+            "ce n'est pas un CSV mais un classeur Excel nommé en .csv : renommez-le en .xlsx "
+            "(ou .xls)",
         )
     text = _decode(raw, file)
     if "\x00" in text:
         raise UnreadableFileError(
-            file, "not a text CSV (it holds binary data): save it again from Excel as CSV"
+            file, "ce n'est pas un CSV texte (il contient des données binaires) : "
+            "enregistrez-le de nouveau depuis Excel au format CSV"
         )
     if not text.strip():
-        raise UnreadableFileError(
-            file, "the file holds no data: extract it again from i-milo, or remove it"
-        )
+        raise UnreadableFileError(file, NO_DATA)
     candidates: list[tuple[Header, dict[int, int], str]] = []
     try:
         for sep in CSV_SEPARATORS:
@@ -348,19 +365,18 @@ def _read_csv(raw: bytes, path: Path, file: str) -> ReadResult:
             if header is not None:
                 candidates.append((header, lines_before, sep))
     except csv.Error as exc:
-        raise UnreadableFileError(file, f"the CSV cannot be parsed ({exc})") from exc
+        raise UnreadableFileError(file, f"{CSV_UNPARSABLE} {technical(exc)}") from exc
     if not candidates:
-        raise UnreadableFileError(
-            file, "the file holds no data: extract it again from i-milo, or remove it"
-        )
+        raise UnreadableFileError(file, NO_DATA)
     found = [c for c in candidates if c[0].recognition.found_type]
     if not found:
         header = min((c[0] for c in candidates), key=lambda h: h.recognition.closeness())
         raise UnreadableFileError(
             file,
-            f"no header row recognised as an export type (looked in the first "
-            f"{HEADER_SCAN_ROWS} non-empty lines, with ';' and ',' as separators); "
-            f"{describe_nearest(header, None, header.index + 1)}; {WHAT_TO_DO_HEADER}",
+            f"aucune ligne d'en-tête reconnue comme un type d'export (cherchée dans les "
+            f"{HEADER_SCAN_ROWS} premières lignes non vides, avec « ; » et « , » comme "
+            f"séparateurs) ; {describe_nearest(header, None, header.index + 1)} ; "
+            f"{WHAT_TO_DO_HEADER}",
         )
     # both separators may give a header (a one-column match is impossible, but be safe):
     # prefer a recognised type, then the most columns found, then ';'
@@ -369,7 +385,8 @@ def _read_csv(raw: bytes, path: Path, file: str) -> ReadResult:
         key=lambda c: (c[0].recognition.export_type is not None, len(c[0].recognition.columns)),
     )
     if header.recognition.tied:
-        raise UnreadableFileError(file, f"row {header.index + 1}: {header.recognition.explanation}")
+        raise UnreadableFileError(
+            file, f"{where(None, header.index + 1)} : {header.recognition.explanation}")
     width = len(header.cells)
     try:
         frame = pd.read_csv(
@@ -385,7 +402,7 @@ def _read_csv(raw: bytes, path: Path, file: str) -> ReadResult:
             engine="c",
         )
     except (pd.errors.ParserError, ValueError) as exc:
-        raise UnreadableFileError(file, f"the CSV cannot be parsed ({exc})") from exc
+        raise UnreadableFileError(file, f"{CSV_UNPARSABLE} {technical(exc)}") from exc
     table = TextTable(
         columns=[
             pa.array(frame[j].to_numpy(dtype=object), type=pa.string(), from_pandas=True)

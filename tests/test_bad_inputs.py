@@ -188,7 +188,7 @@ def assert_refused(raw: Path, url: str, name: str, *fragments: str) -> str:
     summary = _run(raw, url)
     assert len(summary.failed) == 1, summary.outcomes
     error = summary.failed[0].error
-    assert error.startswith(f"{S}/{Y}/{name}: "), error
+    assert error.startswith(f"{S}/{Y}/{name} : "), error
     for fragment in fragments:
         assert fragment in error, (fragment, error)
     assert snapshot(url) == before
@@ -199,7 +199,7 @@ def assert_refused(raw: Path, url: str, name: str, *fragments: str) -> str:
 def warnings_of(instance: dg.DagsterInstance) -> list[str]:
     """The reader's warnings of the last run (metadata of the staging.sheets asset)."""
     records = instance.fetch_materializations(dg.AssetKey(["staging", "sheets"]), limit=1).records
-    return list(records[0].asset_materialization.metadata["warnings"].value)
+    return list(records[0].asset_materialization.metadata["avertissements"].value)
 
 
 def with_cached_values(path: Path, cells: dict[str, tuple[str, str | None]]) -> Path:
@@ -228,8 +228,8 @@ def test_empty_file(warehouse_url: str, tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     loaded_zone(raw, warehouse_url)
     (year_dir(raw) / "vide.xlsx").write_bytes(b"")
-    assert_refused(raw, warehouse_url, "vide.xlsx", "the file is empty (0 bytes)",
-                   "extract it again from i-milo, or remove it")
+    assert_refused(raw, warehouse_url, "vide.xlsx", "le fichier est vide (0 octet)",
+                   "extrayez-le de nouveau depuis i-milo, ou retirez-le du dossier")
     # once the empty file is removed, the next run loads the re-export
     (year_dir(raw) / "vide.xlsx").unlink()
     assert not _run(raw, warehouse_url).failed
@@ -252,8 +252,8 @@ def test_corrupt_or_truncated_xlsx(baseline, damage: str) -> None:
                     data = data[: len(data) // 2] + b"\x00garbage<<<"
                 dst.writestr(item, data)
     good.unlink()
-    assert_refused(raw, url, "evenements-mars.xlsx", "corrupt",
-                   "open it in Excel and save it again")
+    assert_refused(raw, url, "evenements-mars.xlsx", "endommagé",
+                   "ouvrez-le dans Excel et enregistrez-le de nouveau")
 
 
 def _encrypted_workbook(path: Path, plain: Path) -> None:
@@ -276,19 +276,20 @@ def test_password_protected_workbook(baseline) -> None:
     path = year_dir(raw) / "evenements-protégé.xlsx"
     _encrypted_workbook(path, plain)
     assert path.read_bytes()[:8] == bytes.fromhex("D0CF11E0A1B11AE1")
-    assert_refused(raw, url, "evenements-protégé.xlsx", "password-protected",
-                   "protégé par mot de passe", "save it without a password")
+    assert_refused(raw, url, "evenements-protégé.xlsx", "protégé par mot de passe",
+                   "enregistrez-le sans mot de passe", "puis relancez")
 
 
 def test_header_matching_no_type(baseline) -> None:
     raw, url = baseline
     write_xlsx(year_dir(raw) / "contacts.xlsx", ["Nom", "Prénom", "Téléphone", "Adresse"],
                [["X", "Y", "06", "rue"]])
-    assert_refused(raw, url, "contacts.xlsx", "no sheet has a header row recognised",
-                   "nearest type is evenements (sheet 'Export', row 1), which lacks the "
-                   "required column(s): Identifiant jeune, Date de l'événement, "
-                   "Type d'événement",
-                   "add the headers it uses as aliases in config/exports.yaml")
+    assert_refused(raw, url, "contacts.xlsx",
+                   "aucune feuille n'a de ligne d'en-tête reconnue comme un type d'export",
+                   "feuille « Export », ligne 1 : le type le plus proche est « Événements » "
+                   "(evenements), auquel il manque les colonnes obligatoires « Identifiant "
+                   "jeune », « Date de l'événement », « Type d'événement »",
+                   "ajoutez les en-têtes qu'il emploie comme alias dans config/exports.yaml")
 
 
 def test_header_tied_between_two_types(baseline) -> None:
@@ -298,9 +299,10 @@ def test_header_tied_between_two_types(baseline) -> None:
     write_xlsx(year_dir(raw) / "suivi.xlsx",
                ["Identifiant jeune", "Date", "Type", "Thème", "Identifiant proposition"],
                [["1001", "03/02/2025", "SMS", "Emploi", "P1"]], title_lines=["Suivi"])
-    assert_refused(raw, url, "suivi.xlsx", "sheet 'Export', row 2",
-                   "matches several export types equally", "evenements, propositions",
-                   "remove or rename the ambiguous columns")
+    assert_refused(raw, url, "suivi.xlsx", "feuille « Export », ligne 2",
+                   "correspond autant à plusieurs types d'export",
+                   "« Événements » (evenements), « Propositions » (propositions)",
+                   "supprimez ou renommez les colonnes ambiguës")
 
 
 def test_required_column_missing(baseline) -> None:
@@ -309,9 +311,10 @@ def test_required_column_missing(baseline) -> None:
     write_xlsx(year_dir(raw) / "evenements-avril.xlsx",
                ["N° dossier", "Date de l'événement", "Lieu", "Conseiller"],
                [["1001", "03/04/2025", "Siège", "Mme A"]])
-    assert_refused(raw, url, "evenements-avril.xlsx", "nearest type is evenements",
-                   "lacks the required column(s): Type d'événement",
-                   "add the headers it uses as aliases in config/exports.yaml")
+    assert_refused(raw, url, "evenements-avril.xlsx",
+                   "le type le plus proche est « Événements » (evenements)",
+                   "auquel il manque la colonne obligatoire « Type d'événement »",
+                   "ajoutez les en-têtes qu'il emploie comme alias dans config/exports.yaml")
 
 
 # --- readable files: good rows kept, bad rows in quarantine -------------------------------------

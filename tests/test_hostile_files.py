@@ -293,7 +293,7 @@ def test_list_export_files_skips_fifo_socket_and_links_out(untidy: Path) -> None
     assert [p.name for p in files] == ["jeunes.xlsx", "lien-interne.xlsx"]
     said = "\n".join(warnings)
     for name in ["evenements.csv", "aides.csv", "passwd.csv", "dehors.xlsx"]:
-        assert f"TST/2025/{name}: ignoré" in said, (name, said)
+        assert f"TST/2025/{name} : ignoré" in said, (name, said)
     assert "FIFO" in said and "socket" in said and "hors de raw/" in said
 
 

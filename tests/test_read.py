@@ -121,7 +121,7 @@ def test_recognise_no_type_names_nearest_and_missing_columns() -> None:
     assert export_type is None and columns == {}
     assert "jeunes" in explanation
     assert "Sexe" in explanation and "Date de naissance" in explanation
-    assert "Commune" not in explanation.split("lacking", 1)[1]
+    assert "Commune" not in explanation.split("il manque", 1)[1]
 
 
 def test_recognise_the_real_systems_programme_ends_and_rome_code_headers() -> None:
@@ -342,7 +342,8 @@ def test_hidden_and_untyped_sheets_skipped_with_warnings(raw: Path, year_dir: Pa
     assert len(result.warnings) == 2
     untyped = next(w for w in result.warnings if "Paramètres" in w)
     hidden = next(w for w in result.warnings if "Cachée" in w)
-    assert "MNO/2025/export.xlsx" in untyped and "no export type" in untyped
+    assert "MNO/2025/export.xlsx" in untyped and "aucun type d'export reconnu" in untyped
+    assert "feuille « Paramètres » : ignorée" in untyped and "config/exports.yaml" in untyped
     assert "MNO/2025/export.xlsx" in hidden and "ignorée (feuille masquée)" in hidden
 
 
@@ -354,7 +355,8 @@ def test_workbook_with_no_typed_sheet_names_nearest_type(raw: Path, year_dir: Pa
     message = str(info.value)
     assert "MNO/2025/liste.xlsx" in message
     assert "jeunes" in message and "Sexe" in message and "Date de naissance" in message
-    assert "sheet 'B', row 2" in message
+    assert "feuille « B », ligne 2" in message
+    assert "ajoutez les en-têtes" in message and "config/exports.yaml" in message
     assert info.value.file == "MNO/2025/liste.xlsx"
 
 
@@ -375,6 +377,7 @@ def test_tied_header_refuses_the_file(raw: Path, year_dir: Path) -> None:
     message = str(info.value)
     assert "MNO/2025/ambigu.xlsx" in message
     assert "evenements" in message and "propositions" in message
+    assert "feuille « S », ligne 1" in message and "impossible de savoir lequel" in message
 
 
 # --- cell values -----------------------------------------------------------------------
@@ -567,7 +570,8 @@ def test_csv_with_no_recognisable_header_names_nearest(raw: Path, year_dir: Path
 def test_empty_csv_refused(raw: Path, year_dir: Path, content: bytes) -> None:
     path = year_dir / "vide.csv"
     path.write_bytes(content)
-    with pytest.raises(UnreadableFileError, match=r"MNO/2025/vide\.csv.*(empty|no data)"):
+    with pytest.raises(UnreadableFileError,
+                       match=r"MNO/2025/vide\.csv : .*(vide|aucune donnée).*extrayez-le"):
         read_export_file(path, raw)
 
 
@@ -615,14 +619,16 @@ def test_truncated_xlsx_refused(raw: Path, year_dir: Path) -> None:
     path = year_dir / "coupé.xlsx"
     path.write_bytes(good.read_bytes()[:2000])
     good.unlink()
-    with pytest.raises(UnreadableFileError, match=r"MNO/2025/coupé\.xlsx: .*corrupt"):
+    with pytest.raises(UnreadableFileError,
+                       match=r"MNO/2025/coupé\.xlsx : .*endommagé.*enregistrez-le"):
         read_export_file(path, raw)
 
 
 def test_empty_xlsx_refused(raw: Path, year_dir: Path) -> None:
     path = year_dir / "vide.xlsx"
     path.write_bytes(b"")
-    with pytest.raises(UnreadableFileError, match=r"MNO/2025/vide\.xlsx: .*empty"):
+    with pytest.raises(UnreadableFileError,
+                       match=r"MNO/2025/vide\.xlsx : le fichier est vide.*extrayez-le"):
         read_export_file(path, raw)
 
 
@@ -632,24 +638,25 @@ def test_password_protected_workbook_refused(raw: Path, year_dir: Path) -> None:
     with pytest.raises(UnreadableFileError) as info:
         read_export_file(path, raw)
     message = str(info.value)
-    assert message.startswith("MNO/2025/protégé.xlsx: ")
-    assert "password" in message and "mot de passe" in message
+    assert message.startswith("MNO/2025/protégé.xlsx : ")
+    assert "protégé par mot de passe" in message and "enregistrez-le sans mot de passe" in message
 
 
 def test_encrypted_package_detected_whatever_the_extension(raw: Path, year_dir: Path) -> None:
     body = b"\x00" * 100 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 100
     path = year_dir / "protégé.xls"
     path.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + body)
-    with pytest.raises(UnreadableFileError, match="password-protected"):
+    with pytest.raises(UnreadableFileError, match="protégé par mot de passe"):
         read_export_file(path, raw)
 
 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"Identifiant jeune;Sexe\n1;F\n", "text file"),
+        (b"Identifiant jeune;Sexe\n1;F\n", "un fichier texte nommé en .xlsx : si c'est un "
+         "export CSV, renommez-le en .csv"),
         (b"<html><body><table><tr><td>x</td></tr></table></body></html>", "HTML"),
-        (bytes(range(256)) * 4, "not an Excel workbook"),
+        (bytes(range(256)) * 4, "ce n'est pas un classeur Excel"),
     ],
 )
 def test_non_workbook_renamed_xlsx_refused(
@@ -659,7 +666,7 @@ def test_non_workbook_renamed_xlsx_refused(
     path.write_bytes(content)
     with pytest.raises(UnreadableFileError) as info:
         read_export_file(path, raw)
-    assert str(info.value).startswith("MNO/2025/renommé.xlsx: ")
+    assert str(info.value).startswith("MNO/2025/renommé.xlsx : ")
     assert expected in str(info.value)
 
 
@@ -681,7 +688,8 @@ def test_workbook_with_only_empty_or_hidden_sheets_refused(raw: Path, year_dir: 
         year_dir / "rien.xlsx", {"Vide": [], "Cachée": [EVENTS_HEADER, *EVENTS_ROWS]},
         hidden=("Cachée",),
     )  # fmt: skip
-    with pytest.raises(UnreadableFileError, match=r"MNO/2025/rien\.xlsx: .*no visible sheet"):
+    with pytest.raises(UnreadableFileError,
+                       match=r"MNO/2025/rien\.xlsx : .*aucune feuille visible"):
         read_export_file(path, raw)
 
 
@@ -690,5 +698,6 @@ def test_workbook_saved_as_csv_refused(raw: Path, year_dir: Path) -> None:
     path = year_dir / "jeunes.csv"
     path.write_bytes(good.read_bytes())
     good.unlink()
-    with pytest.raises(UnreadableFileError, match=r"MNO/2025/jeunes\.csv: .*rename it"):
+    with pytest.raises(UnreadableFileError,
+                       match=r"MNO/2025/jeunes\.csv : .*renommez-le en \.xlsx"):
         read_export_file(path, raw)
