@@ -49,8 +49,8 @@ def anomalies_workbook(context: dg.AssetExecutionContext, config: AnomaliesConfi
                    or drop_zone.root.parent / "reports")
     path = write_anomalies(data, out_dir)
     return dg.MaterializeResult(metadata={
-        "workbook": dg.MetadataValue.path(str(path)),
-        "rows_rejected": int(data.files["rows_rejected"].sum()),
-        "cells_rejected": len(data.quarantine),
-        "warnings": len(data.warnings),
+        "classeur": dg.MetadataValue.path(str(path)),
+        "lignes rejetées": int(data.files["rows_rejected"].sum()),
+        "cellules rejetées": len(data.quarantine),
+        "avertissements": len(data.warnings),
     })

@@ -88,7 +88,7 @@ def conformed_tables(
         frame = conformed[name]
         yield dg.MaterializeResult(asset_key=key, metadata={
             "dagster/row_count": len(frame),
-            "preview": dg.MetadataValue.md(_preview(frame)),
+            "aperçu": dg.MetadataValue.md(_preview(frame)),
         })
     for name, key in CONFORMED_KEYS.items():
         rejects = quarantine[quarantine["export_type"] == name]
@@ -96,23 +96,23 @@ def conformed_tables(
         yield dg.AssetCheckResult(
             asset_key=key, check_name="rows_pass_contract", passed=rejects.empty,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"rows_rejected": unplotted(rejects[["file", "sheet", "row_number"]]
-                                                 .drop_duplicates().shape[0]),
-                      "by_reason": by_reason,
-                      "warnings": [w for w in warnings if w.startswith(name)]},
+            metadata={"lignes rejetées": unplotted(rejects[["file", "sheet", "row_number"]]
+                                                   .drop_duplicates().shape[0]),
+                      "cellules rejetées par raison": by_reason,
+                      "avertissements": [w for w in warnings if w.startswith(name)]},
         )
     yield dg.MaterializeResult(asset_key=COMMUNES,
                                metadata={"dagster/row_count": len(structure.territory)})
     yield dg.MaterializeResult(asset_key=QUARANTINE, metadata={
         "dagster/row_count": len(quarantine),
-        "by_reason": _reasons(quarantine),
-        "preview": dg.MetadataValue.md(_preview(quarantine.drop(columns=["loaded_at"]))),
+        "cellules rejetées par raison": _reasons(quarantine),
+        "aperçu": dg.MetadataValue.md(_preview(quarantine.drop(columns=["loaded_at"]))),
     })
     yield dg.MaterializeResult(asset_key=INGESTED_FILES, metadata={
         "dagster/row_count": len(ingested),
-        "files": dg.MetadataValue.md(_preview(ingested.drop(columns=["loaded_at"]), 50)),
-        "rows_loaded": int(ingested["rows_loaded"].sum()),
-        "rows_rejected": int(ingested["rows_rejected"].sum()),
+        "fichiers": dg.MetadataValue.md(_preview(ingested.drop(columns=["loaded_at"]), 50)),
+        "lignes chargées": int(ingested["rows_loaded"].sum()),
+        "lignes rejetées": int(ingested["rows_rejected"].sum()),
     })
 
 

@@ -59,8 +59,8 @@ def indicator_units(context: dg.AssetExecutionContext,
         files = _source_files(wh, structure, year)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(counts.values()),
-        "units_by_indicator": counts,
-        "source_files": dg.MetadataValue.md(files.to_markdown(index=False)),
+        "unités par indicateur": counts,
+        "fichiers sources": dg.MetadataValue.md(files.to_markdown(index=False)),
     })
 
 
@@ -116,18 +116,20 @@ def indicator_values_asset(
     totals = values[values["commune_insee"].isna() & values["dimension_1"].isna()]
     yield dg.MaterializeResult(asset_key="indicator_values", metadata={
         "dagster/row_count": len(values),
-        "totals": dg.MetadataValue.md(
+        "totaux": dg.MetadataValue.md(
             totals[["indicator", "value"]].to_markdown(index=False)),
-        "source_files": dg.MetadataValue.md(files.to_markdown(index=False)),
-        "indicators": unplotted(len(catalogue().indicators)),
-        "written": written,
+        "fichiers sources": dg.MetadataValue.md(files.to_markdown(index=False)),
+        "indicateurs": unplotted(len(catalogue().indicators)),
+        "chiffres écrits": dg.MetadataValue.text(
+            "oui" if written else "non : un contrôle de cohérence a échoué, les chiffres "
+                                  "précédents restent"),
         "dagster/column_lineage": INDICATOR_VALUES_LINEAGE,
     })
     for name, failures in failing.items():
         yield dg.AssetCheckResult(
             asset_key="indicator_values", check_name=name, passed=failures.empty,
-            metadata={"failing_cells": unplotted(len(failures)),
-                      "failures": dg.MetadataValue.md(
+            metadata={"cellules en échec": unplotted(len(failures)),
+                      "échecs": dg.MetadataValue.md(
                           failures.head(50).to_markdown(index=False) if len(failures)
                           else "(aucune)")},
         )
@@ -153,4 +155,4 @@ def indicator_trends(context: dg.AssetExecutionContext,
         context.log.info(f"Aucun chiffre pour {structure} {year - 1} : pas d'évolutions pour "
                          f"{year}.")
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame),
-                                          "previous_year_rows": len(previous)})
+                                          "lignes de l'année précédente": len(previous)})

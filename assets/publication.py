@@ -25,11 +25,11 @@ def _publish(wh: Warehouse) -> dict:
     except PublicationError as exc:
         raise dg.Failure(description=str(exc)) from exc
     if target is None:
-        return {"published": "rien à copier : les lecteurs de cette base voient chaque "
+        return {"publication": "rien à copier : les lecteurs de cette base voient chaque "
                              "partition dès son écriture (PostgreSQL)"}
-    return {"published": dg.MetadataValue.path(str(target)),
-            "size_bytes": target.stat().st_size,
-            "seconds": round(time.perf_counter() - started, 3)}
+    return {"publication": dg.MetadataValue.path(str(target)),
+            "taille (octets)": target.stat().st_size,
+            "durée (secondes)": round(time.perf_counter() - started, 3)}
 
 
 @dg.asset(
@@ -76,7 +76,7 @@ def published_warehouse(context: dg.AssetExecutionContext,
             asset_key=PUBLISHED, partition=str(partition_key(*other)),
             metadata={**published, "publiée avec": dg.MetadataValue.text(
                 f"{structure} {year} (même copie de l'entrepôt)")}))
-    context.log.info(f"{structure} {year} : entrepôt publié ({published['published']})"
+    context.log.info(f"{structure} {year} : entrepôt publié ({published['publication']})"
                      + (f", avec {len(also)} autre(s) partition(s)" if also else ""))
     return dg.MaterializeResult(metadata={
         **published, "autres partitions publiées": dg.MetadataValue.text(

@@ -49,9 +49,9 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig,
     written = write_report(figures, reports_dir(config, drop_zone), config.min_cell_size)
     workbook, page = written.files
     return dg.MaterializeResult(metadata={
-        "workbook": dg.MetadataValue.path(str(workbook)),
-        "page": dg.MetadataValue.path(str(page)),
-        "min_cell_size": unplotted(config.min_cell_size),
-        "masked_cells": unplotted(written.masked_cells),
-        "tables": unplotted(len(written.reports[0].tables)),
+        "classeur": dg.MetadataValue.path(str(workbook)),
+        "page HTML": dg.MetadataValue.path(str(page)),
+        "seuil de masquage": unplotted(config.min_cell_size),
+        "cellules masquées": unplotted(written.masked_cells),
+        "tableaux": unplotted(len(written.reports[0].tables)),
     })

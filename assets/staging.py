@@ -79,14 +79,14 @@ def staging_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         frame = staged.tables[name]
         yield dg.MaterializeResult(asset_key=key, metadata={
             "dagster/row_count": len(frame),
-            "files": sorted(frame["source_file"].unique().tolist()) if len(frame) else [],
+            "fichiers": sorted(frame["source_file"].unique().tolist()) if len(frame) else [],
         })
     yield dg.MaterializeResult(asset_key=STAGING_SHEETS, metadata={
         "dagster/row_count": len(staged.sheets),
-        "rows_read": staged.rows_read,
-        "source_files": files_md,
-        "warnings": staged.warnings,
-        "key_fingerprint": pseudonym_key.fingerprint,
+        "lignes lues": staged.rows_read,
+        "fichiers sources": files_md,
+        "avertissements": staged.warnings,
+        "empreinte de la clé": pseudonym_key.fingerprint,
     })
 
 

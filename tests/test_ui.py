@@ -24,8 +24,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 PUBLISHED = dg.AssetKey("published_warehouse")
 PARTITIONS = [("AUT", 2025), ("TST", 2025)]
 # counts nearly always the same from one materialisation (or check) to the next
-CONSTANT = {"materialisation": {"masked_cells", "min_cell_size", "tables", "indicators"},
-            "check": {"failing_cells", "rows_rejected"}}
+CONSTANT = {"materialisation": {"cellules masquées", "seuil de masquage", "tableaux",
+                                "indicateurs"},
+            "check": {"cellules en échec", "lignes rejetées"}}
 
 
 @pytest.fixture
@@ -102,6 +103,14 @@ def _metadata(instance: dg.DagsterInstance) -> dict[tuple[str, str], list[dg.Met
     return found
 
 
+def test_metadata_labels_are_french(instance: dg.DagsterInstance) -> None:
+    """What the UI shows as a label is French words, not a code's snake_case name (Dagster's
+    own `dagster/…` entries aside)."""
+    labels = {name for _, name in _metadata(instance) if not name.startswith("dagster/")}
+    assert {"lignes rejetées", "cellules en échec", "avertissements"} <= labels, labels
+    assert not [name for name in labels if "_" in name], labels
+
+
 def test_constant_counts_are_shown_as_text_not_plotted(instance: dg.DagsterInstance) -> None:
     found = _metadata(instance)
     constant = {(kind, name) for kind, names in CONSTANT.items() for name in names}
@@ -109,7 +118,7 @@ def test_constant_counts_are_shown_as_text_not_plotted(instance: dg.DagsterInsta
     for entry in constant:
         assert all(isinstance(v, dg.TextMetadataValue) for v in found[entry]), \
             (entry, found[entry][:3])
-    assert found[("materialisation", "masked_cells")][0].value == "0"
+    assert found[("materialisation", "cellules masquées")][0].value == "0"
     # counts that measure a partition are still plotted
     rows = found[("materialisation", "dagster/row_count")]
     assert rows and all(isinstance(v, dg.IntMetadataValue) for v in rows)
