@@ -295,6 +295,7 @@ class ReportLayout:
     zero_mark: str
     amounts_follow_counts: dict[str, tuple[str, ...]]
     sections: tuple[ReportSection, ...]
+    dimension_headers: dict[str, str] = field(default_factory=dict)
 
 
 # each table block's settings that must be there (the others are optional)
@@ -336,6 +337,7 @@ def report_layout(config_dir: Path = CONFIG_DIR) -> ReportLayout:
     """`config/report.yaml`, checked and typed."""
     doc = read_yaml(config_dir / "report.yaml")
     follow = doc.get("amounts_follow_counts")
+    headers = doc.get("dimension_headers")
     sections = []
     for section in doc.key("sections", "une liste de sections est attendue").entries(
             "une liste de sections est attendue"):
@@ -353,6 +355,8 @@ def report_layout(config_dir: Path = CONFIG_DIR) -> ReportLayout:
         amounts_follow_counts={k: v.labels("une liste de codes d'indicateurs est attendue")
                                for k, v in follow.items()} if follow else {},
         sections=tuple(sections),
+        dimension_headers={str(k): v.strict_text() for k, v in headers.items()}
+        if headers else {},
     )
 
 

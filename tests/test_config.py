@@ -75,6 +75,8 @@ CASES = [
      "title : un texte est attendu, trouvé un nombre (2025)"),
     ("report.yaml", _set("sections", 0, "blocks", 1, value={"tableau": {"title": "x"}}),
      report_layout, "sections.1.blocks.2 : un bloc {genre: réglages} est attendu"),
+    ("report.yaml", _set("dimension_headers", "sex", value=1), report_layout,
+     "dimension_headers.sex : un texte est attendu, trouvé un nombre (1)"),
     ("dictionary.yaml", _set("columns", "structure", value="Code de la structure"), meanings,
      "columns.structure : une table {meaning, example} est attendue, trouvé un texte"),
     ("dimension_labels.yaml", _set("sex", value=["Sexe"]), dimension_labels,

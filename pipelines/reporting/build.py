@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from pipelines.compute import catalogue
-from pipelines.config import CONFIG_DIR
+from pipelines.config import CONFIG_DIR, report_layout
 from pipelines.reporting.figures import Figures, Source
 from pipelines.reporting.masking import apply_masking
 from pipelines.reporting.model import Cell, Chart, Paragraph, Report, Row, Section, Table
@@ -24,7 +24,9 @@ TOTAL = "Total"
 
 @cache
 def layout(config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
-    """config/report.yaml."""
+    """config/report.yaml as written, for the blocks' settings; checked first by its typed
+    model (`report_layout`), which refuses a mistyped file naming the key."""
+    report_layout(config_dir)
     return yaml.safe_load((config_dir / "report.yaml").read_text(encoding="utf-8"))
 
 
@@ -191,18 +193,13 @@ def breakdown_table(spec: dict[str, Any], figures: Figures) -> Table:
     return table
 
 
-DIMENSION_HEADERS = {
-    "sex": "Sexe", "age_band": "Âge", "qualification": "Niveau de qualification",
-    "housing": "Hébergement", "driving_licence": "Permis B", "qpv_status": "QPV",
-    "qpv": "Quartier prioritaire", "contact_type": "Nature", "proposal_theme": "Thématique",
-    "contract_type": "Type de contrat", "training_type": "Type de formation",
-    "apprenticeship_kind": "Type de contrat", "rome_domain": "Domaine professionnel (ROME)",
-    "measure_type": "Type de situation", "programme": "Dispositif", "aid_type": "Type d'aide",
-}
+def dimension_header(dimension: str) -> str:
+    """A breakdown table's column header for a dimension (config/report.yaml)."""
+    return report_layout().dimension_headers.get(dimension, dimension)
 
 
 def _dimension_header(spec: dict[str, Any]) -> str:
-    return spec.get("header") or DIMENSION_HEADERS.get(spec["dimension"], spec["dimension"])
+    return spec.get("header") or dimension_header(spec["dimension"])
 
 
 def grid_table(spec: dict[str, Any], figures: Figures) -> Table:
@@ -229,7 +226,7 @@ def grid_table(spec: dict[str, Any], figures: Figures) -> Table:
     rows.append(Row(TOTAL, [*(margin(cd, c, None, c) for c in col_cats),
                             figure_cell(figures, Source(code), total=True)], total=True))
     table = Table(title=fill_title(spec["title"], figures),
-                  columns=[f"{DIMENSION_HEADERS.get(rd, rd)} / {DIMENSION_HEADERS.get(cd, cd)}",
+                  columns=[f"{dimension_header(rd)} / {dimension_header(cd)}",
                            *col_cats, TOTAL],
                   rows=rows, chart=_chart(spec.get("chart"),
                                           list(range(1, len(col_cats) + 1)), figures),
