@@ -125,7 +125,7 @@ class NoWarehouse(LookupError):
     """No DuckDB file analysts read at that path yet (nothing published)."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(f"no warehouse at {path} (run `observatoire run` first)")
+        super().__init__(f"pas d'entrepôt à {path} : lancez d'abord `observatoire run`")
         self.path = path
 
 

@@ -47,8 +47,8 @@ class Written:
 
 def _checked(figures: Figures) -> Figures:
     if not figures.values:
-        raise LookupError(f"no figures for {figures.structure} {figures.year} in the "
-                          f"warehouse (run `observatoire run` first)")
+        raise LookupError(f"aucun chiffre pour {figures.structure} {figures.year} dans "
+                          f"l'entrepôt : lancez d'abord `observatoire run`")
     return figures
 
 
@@ -99,10 +99,11 @@ def generate(url: str | None, structure: str | None, year: int | None, out_dir: 
     with published_connection(url) as conn:
         year = year or latest_year(conn, structure)
         if year is None:
-            raise LookupError("the warehouse holds no figures (run `observatoire run` first)")
+            raise LookupError("l'entrepôt ne contient aucun chiffre : lancez d'abord "
+                              "`observatoire run`")
         structures = [structure] if structure else structures_of(conn, year)
         if not structures:
-            raise LookupError(f"no figures for {year} in the warehouse")
+            raise LookupError(f"aucun chiffre pour {year} dans l'entrepôt")
         all_figures = [load_figures(conn, s, year) for s in structures]
     for figures in all_figures:
         figures.name = structure_name(raw_dir, figures.structure)
