@@ -32,25 +32,31 @@ class AnomaliesConfig(dg.Config):
     kinds={"excel"},
     pool="warehouse",
     description="Liste des anomalies à corriger dans i-milo (anomalies-STRUCTURE-ANNÉE.xlsx) : "
-                "une synthèse par export, chaque ligne rejetée (fichier, feuille, ligne Excel, "
-                "colonne, valeur, raison, que faire) triée dossier par dossier, et les "
-                "avertissements. Aucune donnée personnelle.",
+    "une synthèse par export, chaque ligne rejetée (fichier, feuille, ligne Excel, "
+    "colonne, valeur, raison, que faire) triée dossier par dossier, et les "
+    "avertissements. Aucune donnée personnelle.",
 )
-def anomalies_workbook(context: dg.AssetExecutionContext, config: AnomaliesConfig,
-                       warehouse: WarehouseResource,
-                       drop_zone: DropZoneResource) -> dg.MaterializeResult:
+def anomalies_workbook(
+    context: dg.AssetExecutionContext,
+    config: AnomaliesConfig,
+    warehouse: WarehouseResource,
+    drop_zone: DropZoneResource,
+) -> dg.MaterializeResult:
     structure, year = partition_of(context)
     try:
         with warehouse.open() as wh, wh.transaction() as conn:
             data = load_anomalies(conn, structure, year)
     except NotLoaded as exc:
         raise dg.Failure(description=str(exc)) from exc
-    out_dir = Path(config.out_dir or os.environ.get(REPORTS_DIR_ENV)
-                   or drop_zone.root.parent / "reports")
+    out_dir = Path(
+        config.out_dir or os.environ.get(REPORTS_DIR_ENV) or drop_zone.root.parent / "reports"
+    )
     path = write_anomalies(data, out_dir)
-    return dg.MaterializeResult(metadata={
-        "classeur": dg.MetadataValue.path(str(path)),
-        "lignes rejetées": int(data.files["rows_rejected"].sum()),
-        "cellules rejetées": len(data.quarantine),
-        "avertissements": len(data.warnings),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "classeur": dg.MetadataValue.path(str(path)),
+            "lignes rejetées": int(data.files["rows_rejected"].sum()),
+            "cellules rejetées": len(data.quarantine),
+            "avertissements": len(data.warnings),
+        }
+    )

@@ -1,6 +1,5 @@
 """Marts: the counted units behind every figure, the figures, their trends, the catalogue."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +32,7 @@ _SQL_MART: dict[str, Any] = {"group_name": "marts", "kinds": {"sql"}, "pool": "w
     key=["indicator_catalogue"],
     **_SQL_MART,
     description="Catalogue des indicateurs : code, libellé, unité, règle de comptage, section "
-                "du rapport (config/indicators.yaml).",
+    "du rapport (config/indicators.yaml).",
 )
 def indicator_catalogue(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.open() as wh:
@@ -48,45 +47,57 @@ def indicator_catalogue(warehouse: WarehouseResource) -> dg.MaterializeResult:
     partitions_def=partitions_def,
     **_SQL_MART,
     description="Unités comptées par chaque indicateur (jeunes, événements, situations, aides) "
-                "avec leur commune et leurs catégories : le détail derrière chaque chiffre.",
+    "avec leur commune et leurs catégories : le détail derrière chaque chiffre.",
 )
-def indicator_units(context: dg.AssetExecutionContext,
-                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+def indicator_units(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     structure, year = partition_of(context)
     with warehouse.open() as wh:
         with wh.transaction() as conn:
             counts = compute_units(conn, structure, year)
         files = _source_files(wh, structure, year)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": sum(counts.values()),
-        "unités par indicateur": counts,
-        "fichiers sources": dg.MetadataValue.md(files.to_markdown(index=False)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(counts.values()),
+            "unités par indicateur": counts,
+            "fichiers sources": dg.MetadataValue.md(files.to_markdown(index=False)),
+        }
+    )
 
 
 def _source_files(wh: Warehouse, structure: str, year: int) -> pd.DataFrame:
     with wh.transaction() as conn:
         return wh.read_frame(
-            conn, "SELECT file, export_type, sha256, rows_loaded FROM ingested_files "
-                  "WHERE structure = :s AND year = :y ORDER BY file", {"s": structure, "y": year})
+            conn,
+            "SELECT file, export_type, sha256, rows_loaded FROM ingested_files "
+            "WHERE structure = :s AND year = :y ORDER BY file",
+            {"s": structure, "y": year},
+        )
 
 
 RECONCILIATION_CHECKS = [
-    dg.AssetCheckSpec(name, asset="indicator_values", blocking=True,
-                      description=(fn.__doc__ or "").strip().splitlines()[0])
+    dg.AssetCheckSpec(
+        name,
+        asset="indicator_values",
+        blocking=True,
+        description=(fn.__doc__ or "").strip().splitlines()[0],
+    )
     for name, fn in reconcile.CHECKS.items()
 ]
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(
-        "indicator_values",
-        deps=[indicator_units],
-        group_name="marts",
-        kinds={"sql"},
-        description="Tous les chiffres du catalogue : totaux, lignes par commune, cellules des "
-                    "ventilations (contrat warehouse.md).",
-    )],
+    specs=[
+        dg.AssetSpec(
+            "indicator_values",
+            deps=[indicator_units],
+            group_name="marts",
+            kinds={"sql"},
+            description="Tous les chiffres du catalogue : totaux, lignes par commune, cellules des "
+            "ventilations (contrat warehouse.md).",
+        )
+    ],
     check_specs=RECONCILIATION_CHECKS,
     partitions_def=partitions_def,
     name="indicator_values",
@@ -110,28 +121,38 @@ def indicator_values_asset(
         with warehouse.open() as wh:
             write_values(wh, structure, year, values)
     else:
-        context.log.error(f"{structure} {year} : contrôles de cohérence en échec, chiffres non "
-                          f"écrits (les chiffres précédents restent) ; les cellules en faute "
-                          f"sont dans les contrôles de indicator_values")
+        context.log.error(
+            f"{structure} {year} : contrôles de cohérence en échec, chiffres non "
+            f"écrits (les chiffres précédents restent) ; les cellules en faute "
+            f"sont dans les contrôles de indicator_values"
+        )
     totals = values[values["commune_insee"].isna() & values["dimension_1"].isna()]
-    yield dg.MaterializeResult(asset_key="indicator_values", metadata={
-        "dagster/row_count": len(values),
-        "totaux": dg.MetadataValue.md(
-            totals[["indicator", "value"]].to_markdown(index=False)),
-        "fichiers sources": dg.MetadataValue.md(files.to_markdown(index=False)),
-        "indicateurs": unplotted(len(catalogue().indicators)),
-        "chiffres écrits": dg.MetadataValue.text(
-            "oui" if written else "non : un contrôle de cohérence a échoué, les chiffres "
-                                  "précédents restent"),
-        "dagster/column_lineage": INDICATOR_VALUES_LINEAGE,
-    })
+    yield dg.MaterializeResult(
+        asset_key="indicator_values",
+        metadata={
+            "dagster/row_count": len(values),
+            "totaux": dg.MetadataValue.md(totals[["indicator", "value"]].to_markdown(index=False)),
+            "fichiers sources": dg.MetadataValue.md(files.to_markdown(index=False)),
+            "indicateurs": unplotted(len(catalogue().indicators)),
+            "chiffres écrits": dg.MetadataValue.text(
+                "oui"
+                if written
+                else "non : un contrôle de cohérence a échoué, les chiffres précédents restent"
+            ),
+            "dagster/column_lineage": INDICATOR_VALUES_LINEAGE,
+        },
+    )
     for name, failures in failing.items():
         yield dg.AssetCheckResult(
-            asset_key="indicator_values", check_name=name, passed=failures.empty,
-            metadata={"cellules en échec": unplotted(len(failures)),
-                      "échecs": dg.MetadataValue.md(
-                          failures.head(50).to_markdown(index=False) if len(failures)
-                          else "(aucune)")},
+            asset_key="indicator_values",
+            check_name=name,
+            passed=failures.empty,
+            metadata={
+                "cellules en échec": unplotted(len(failures)),
+                "échecs": dg.MetadataValue.md(
+                    failures.head(50).to_markdown(index=False) if len(failures) else "(aucune)"
+                ),
+            },
         )
 
 
@@ -141,10 +162,11 @@ def indicator_values_asset(
     partitions_def=partitions_def,
     **_SQL_MART,
     description="Évolutions sur un an : chaque chiffre de l'année Y comparé à la même ligne en "
-                "Y-1 (variation = (Y - Y-1) / Y-1).",
+    "Y-1 (variation = (Y - Y-1) / Y-1).",
 )
-def indicator_trends(context: dg.AssetExecutionContext,
-                     warehouse: WarehouseResource) -> dg.MaterializeResult:
+def indicator_trends(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     structure, year = partition_of(context)
     with warehouse.open() as wh:
         current = read_values(wh, structure, year)
@@ -152,7 +174,9 @@ def indicator_trends(context: dg.AssetExecutionContext,
         frame = trends(current, previous)
         write_trends(wh, structure, year, frame)
     if previous.empty:
-        context.log.info(f"Aucun chiffre pour {structure} {year - 1} : pas d'évolutions pour "
-                         f"{year}.")
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(frame),
-                                          "lignes de l'année précédente": len(previous)})
+        context.log.info(
+            f"Aucun chiffre pour {structure} {year - 1} : pas d'évolutions pour {year}."
+        )
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": len(frame), "lignes de l'année précédente": len(previous)}
+    )

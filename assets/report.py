@@ -25,8 +25,9 @@ class ReportConfig(dg.Config):
 
 def reports_dir(config: ReportConfig, drop_zone: DropZoneResource) -> Path:
     # beside the drop zone: the project's reports/ for raw/, a test's own folder for its raw/
-    return Path(config.out_dir or os.environ.get(REPORTS_DIR_ENV)
-                or drop_zone.root.parent / "reports")
+    return Path(
+        config.out_dir or os.environ.get(REPORTS_DIR_ENV) or drop_zone.root.parent / "reports"
+    )
 
 
 @dg.asset(
@@ -37,10 +38,14 @@ def reports_dir(config: ReportConfig, drop_zone: DropZoneResource) -> Path:
     kinds={"excel", "html"},
     pool="warehouse",
     description="Rapport d'activité annuel de la structure (Excel et HTML), tableaux et "
-                "graphiques du rapport imprimé, lus dans l'entrepôt uniquement.",
+    "graphiques du rapport imprimé, lus dans l'entrepôt uniquement.",
 )
-def report(context: dg.AssetExecutionContext, config: ReportConfig,
-           warehouse: WarehouseResource, drop_zone: DropZoneResource) -> dg.MaterializeResult:
+def report(
+    context: dg.AssetExecutionContext,
+    config: ReportConfig,
+    warehouse: WarehouseResource,
+    drop_zone: DropZoneResource,
+) -> dg.MaterializeResult:
     structure, year = partition_of(context)
     with warehouse.open() as wh:
         with wh.transaction() as conn:
@@ -48,10 +53,12 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig,
     figures.name = structure_name(drop_zone.root, structure)
     written = write_report(figures, reports_dir(config, drop_zone), config.min_cell_size)
     workbook, page = written.files
-    return dg.MaterializeResult(metadata={
-        "classeur": dg.MetadataValue.path(str(workbook)),
-        "page HTML": dg.MetadataValue.path(str(page)),
-        "seuil de masquage": unplotted(config.min_cell_size),
-        "cellules masquées": unplotted(written.masked_cells),
-        "tableaux": unplotted(len(written.reports[0].tables)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "classeur": dg.MetadataValue.path(str(workbook)),
+            "page HTML": dg.MetadataValue.path(str(page)),
+            "seuil de masquage": unplotted(config.min_cell_size),
+            "cellules masquées": unplotted(written.masked_cells),
+            "tableaux": unplotted(len(written.reports[0].tables)),
+        }
+    )

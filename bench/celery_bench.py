@@ -115,21 +115,30 @@ def embedded(raw: Path, admin: str) -> dict:
     with database(admin) as url:
         instance = dg.DagsterInstance.ephemeral()
         t0 = time.perf_counter()
-        summary = run_partitions(raw, url=url, run_date=RUN_DATE, instance=instance,
-                                 progress=lambda _m: None)
+        summary = run_partitions(
+            raw, url=url, run_date=RUN_DATE, instance=instance, progress=lambda _m: None
+        )
         wall = time.perf_counter() - t0
         assert not summary.failed, summary.failed
         runs = [r.run_id for r in instance.get_runs()]
         steps, overheads = step_times(instance, runs)
-    return {"wall": wall, "partitions": sum(o.seconds for o in summary.outcomes),
-            "steps": steps, "overheads": overheads}
+    return {
+        "wall": wall,
+        "partitions": sum(o.seconds for o in summary.outcomes),
+        "steps": steps,
+        "overheads": overheads,
+    }
 
 
 def _worker(name: str, env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(["bash", str(ROOT / "scripts" / "celery-worker.sh"), name,
-                             "--concurrency=1"], cwd=ROOT, env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        ["bash", str(ROOT / "scripts" / "celery-worker.sh"), name, "--concurrency=1"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -154,13 +163,19 @@ def celery(raw: Path, admin: str, structures: list[str], launchers: int) -> dict
         home.mkdir(parents=True)
         shutil.copy(ROOT / "deploy" / "celery" / "dagster.yaml", home)
         parsed = sa.make_url(dagster_db)
-        pg = {"DAGSTER_PG_USER": parsed.username or "postgres",
-              "DAGSTER_PG_PASSWORD": parsed.password or "",
-              "DAGSTER_PG_HOST": parsed.host or "127.0.0.1",
-              "DAGSTER_PG_DB": parsed.database or ""}
+        pg = {
+            "DAGSTER_PG_USER": parsed.username or "postgres",
+            "DAGSTER_PG_PASSWORD": parsed.password or "",
+            "DAGSTER_PG_HOST": parsed.host or "127.0.0.1",
+            "DAGSTER_PG_DB": parsed.database or "",
+        }
         os.environ.update(pg)
-        env = {**os.environ, "DAGSTER_HOME": str(home), "WAREHOUSE_URL": url,
-               "OBSERVATOIRE_RAW_DIR": str(raw)}
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "WAREHOUSE_URL": url,
+            "OBSERVATOIRE_RAW_DIR": str(raw),
+        }
         workers = [_worker(f"bench{i}", env, OUT / f"worker{i}.log") for i in (1, 2)]
         try:
             deadline = time.monotonic() + 90
@@ -169,15 +184,23 @@ def celery(raw: Path, admin: str, structures: list[str], launchers: int) -> dict
                     raise SystemExit("workers not ready after 90 s (see bench/out/celery/)")
                 time.sleep(0.5)
             instance = dg.DagsterInstance.from_config(str(home))
-            ok, _run, error = run_catalogue_on_celery(instance=instance, raw_dir=raw, url=url,
-                                                      run_date=RUN_DATE)
+            ok, _run, error = run_catalogue_on_celery(
+                instance=instance, raw_dir=raw, url=url, run_date=RUN_DATE
+            )
             assert ok, error
             shares = [structures[i::launchers] for i in range(launchers)]
             t0 = time.perf_counter()
-            processes = [subprocess.Popen(
-                [sys.executable, "-c", _LAUNCH, str(home), str(raw), url, ",".join(share)],
-                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                text=True) for share in shares]
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "-c", _LAUNCH, str(home), str(raw), url, ",".join(share)],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+                for share in shares
+            ]
             results = []
             for process in processes:
                 stdout, _ = process.communicate()
@@ -190,8 +213,12 @@ def celery(raw: Path, admin: str, structures: list[str], launchers: int) -> dict
         finally:
             for process in workers:
                 _stop(process)
-    return {"wall": wall, "partitions": sum(r["seconds"] for r in results),
-            "steps": steps, "overheads": overheads}
+    return {
+        "wall": wall,
+        "partitions": sum(r["seconds"] for r in results),
+        "steps": steps,
+        "overheads": overheads,
+    }
 
 
 def main() -> int:
@@ -206,14 +233,19 @@ def main() -> int:
     from bench.generate import generate_region
 
     raw = OUT / "raw"
-    if not (raw / f"S{args.structures:02d}").exists() or (raw / f"S{args.structures + 1:02d}"
-                                                          ).exists():
+    if (
+        not (raw / f"S{args.structures:02d}").exists()
+        or (raw / f"S{args.structures + 1:02d}").exists()
+    ):
         shutil.rmtree(raw, ignore_errors=True)
         rows = generate_region(raw, args.structures, YEAR)
         print(f"region: {args.structures} structures x {YEAR}, {sum(rows.values()):,} rows")
     structures = [f"S{i:02d}" for i in range(1, args.structures + 1)]
-    results: dict[str, list[dict]] = {"embedded": [], "celery, 1 launcher": [],
-                                      "celery, 2 launchers": []}
+    results: dict[str, list[dict]] = {
+        "embedded": [],
+        "celery, 1 launcher": [],
+        "celery, 2 launchers": [],
+    }
     for round_ in range(1, args.rounds + 1):
         for mode in results:
             if mode == "embedded":
@@ -221,10 +253,12 @@ def main() -> int:
             else:
                 result = celery(raw, args.postgresql, structures, int(mode.split(", ")[1][0]))
             results[mode].append(result)
-            print(f"round {round_} {mode}: wall {result['wall']:.1f} s, "
-                  f"step median {statistics.median(result['steps']):.2f} s, "
-                  f"beyond the steps {statistics.median(result['overheads']):.2f} s a step",
-                  flush=True)
+            print(
+                f"round {round_} {mode}: wall {result['wall']:.1f} s, "
+                f"step median {statistics.median(result['steps']):.2f} s, "
+                f"beyond the steps {statistics.median(result['overheads']):.2f} s a step",
+                flush=True,
+            )
     (OUT / "results.json").write_text(json.dumps(results, indent=1))
     print("\nmode | wall (s) | a partition's run (s) | a step (s) | beyond the steps, a step (s)")
     for mode, rounds in results.items():

@@ -58,14 +58,16 @@ def small_zone(raw: Path, structures: int) -> None:
     for k in range(structures):
         folder = write_structure(raw, f"P{k:02d}") / "2025"
         (folder.parent / "structure.yaml").write_text(
-            (folder.parent / "structure.yaml").read_text(encoding="utf-8")
-            + "synthetic: true\n", encoding="utf-8")
+            (folder.parent / "structure.yaml").read_text(encoding="utf-8") + "synthetic: true\n",
+            encoding="utf-8",
+        )
         folder.mkdir(parents=True, exist_ok=True)
-        write_xlsx(folder / "jeunes.xlsx", JEUNES_HEADERS,
-                   [young(str(i)) for i in range(1, 4)])
-        write_xlsx(folder / "evenements.xlsx", EVENTS,
-                   [[str(i), "12/03/2025", "Entretien individuel", "Réalisé"]
-                    for i in range(1, 4)])
+        write_xlsx(folder / "jeunes.xlsx", JEUNES_HEADERS, [young(str(i)) for i in range(1, 4)])
+        write_xlsx(
+            folder / "evenements.xlsx",
+            EVENTS,
+            [[str(i), "12/03/2025", "Entretien individuel", "Réalisé"] for i in range(1, 4)],
+        )
 
 
 def one_round(structures: int) -> dict[str, object]:
@@ -90,8 +92,9 @@ def one_round(structures: int) -> dict[str, object]:
         else:
             marks[name] = [now[0] - marks[name][0], now[1] - marks[name][1]]
 
-    summary = run_partitions(raw, url=url, run_date=RUN_DATE,
-                             instance=dg.DagsterInstance.ephemeral(), progress=progress)
+    summary = run_partitions(
+        raw, url=url, run_date=RUN_DATE, instance=dg.DagsterInstance.ephemeral(), progress=progress
+    )
     assert summary.ok, summary.failed
     warm = list(marks.values())[1:]
     # start-up: a new interpreter, one partition's files changed so that it has work to do
@@ -99,12 +102,19 @@ def one_round(structures: int) -> dict[str, object]:
     os.utime(target, None)
     write_xlsx(target, EVENTS, [["1", "13/03/2025", "Entretien individuel", "Réalisé"]])
     started = time.time()
-    shown = subprocess.run([sys.executable, "-c", _STARTUP, str(raw), url, str(started)],
-                           cwd=ROOT, capture_output=True, text=True, check=True,
-                           env={**os.environ, "DAGSTER_HOME": str(HOME)})
-    return {"startup_s": float(shown.stdout.strip().splitlines()[-1]),
-            "small_partition_wall_s": round(statistics.median(w for w, _ in warm), 3),
-            "small_partition_cpu_s": round(statistics.median(c for _, c in warm), 3)}
+    shown = subprocess.run(
+        [sys.executable, "-c", _STARTUP, str(raw), url, str(started)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DAGSTER_HOME": str(HOME)},
+    )
+    return {
+        "startup_s": float(shown.stdout.strip().splitlines()[-1]),
+        "small_partition_wall_s": round(statistics.median(w for w, _ in warm), 3),
+        "small_partition_cpu_s": round(statistics.median(c for _, c in warm), 3),
+    }
 
 
 def main() -> int:

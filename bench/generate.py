@@ -26,34 +26,105 @@ from demo.workbook import export_lines, write_workbook
 from pipelines.config import code_lists
 
 TERRITORY = [
-    ("59368", "La Madeleine"), ("59328", "Lambersart"), ("59356", "Lompret"),
-    ("59378", "Marcq-en-Barœul"), ("59386", "Marquette-lez-Lille"), ("59457", "Pérenchies"),
-    ("59482", "Quesnoy-sur-Deûle"), ("59527", "Saint-André-lez-Lille"),
-    ("59611", "Verlinghem"), ("59636", "Wambrechies"),
+    ("59368", "La Madeleine"),
+    ("59328", "Lambersart"),
+    ("59356", "Lompret"),
+    ("59378", "Marcq-en-Barœul"),
+    ("59386", "Marquette-lez-Lille"),
+    ("59457", "Pérenchies"),
+    ("59482", "Quesnoy-sur-Deûle"),
+    ("59527", "Saint-André-lez-Lille"),
+    ("59611", "Verlinghem"),
+    ("59636", "Wambrechies"),
 ]
 # rows per young person of the year, by export (≈ 25 rows per young person in all)
-PER_YOUNG = {"evenements": 15.0, "propositions": 3.5, "situations": 3.0, "dispositifs": 1.0,
-             "aides": 1.5}
+PER_YOUNG = {
+    "evenements": 15.0,
+    "propositions": 3.5,
+    "situations": 3.0,
+    "dispositifs": 1.0,
+    "aides": 1.5,
+}
 
 HEADERS = {
-    "jeunes": ["Identifiant jeune", "Nom", "Prénom", "Sexe", "Date de naissance", "Commune",
-               "Code INSEE", "QPV", "Niveau de qualification", "Date de premier accueil", "RQTH",
-               "Permis B", "Hébergement", "Téléphone", "E-mail", "Adresse", "Conseiller"],
-    "evenements": ["Identifiant événement", "Identifiant jeune", "Date de l'événement",
-                   "Type d'événement", "Statut", "Thème", "Lieu", "Conseiller", "Commentaire"],
-    "propositions": ["Identifiant proposition", "Identifiant jeune", "Date de la proposition",
-                     "Thème", "État", "Code action", "Libellé", "Commentaire"],
-    "situations": ["Identifiant situation", "Identifiant jeune", "Catégorie", "Nature",
-                   "Date de début", "Date de fin", "Secteur", "État", "Mise en œuvre par la ML",
-                   "Niveau préparé", "Commentaire"],
-    "dispositifs": ["Identifiant jeune", "Dispositif", "Date d'entrée", "Date de sortie",
-                    "Motif de sortie"],
-    "aides": ["Référence de l'aide", "Identifiant jeune", "Type d'aide", "Date", "Montant",
-              "Statut", "Objet"],
+    "jeunes": [
+        "Identifiant jeune",
+        "Nom",
+        "Prénom",
+        "Sexe",
+        "Date de naissance",
+        "Commune",
+        "Code INSEE",
+        "QPV",
+        "Niveau de qualification",
+        "Date de premier accueil",
+        "RQTH",
+        "Permis B",
+        "Hébergement",
+        "Téléphone",
+        "E-mail",
+        "Adresse",
+        "Conseiller",
+    ],
+    "evenements": [
+        "Identifiant événement",
+        "Identifiant jeune",
+        "Date de l'événement",
+        "Type d'événement",
+        "Statut",
+        "Thème",
+        "Lieu",
+        "Conseiller",
+        "Commentaire",
+    ],
+    "propositions": [
+        "Identifiant proposition",
+        "Identifiant jeune",
+        "Date de la proposition",
+        "Thème",
+        "État",
+        "Code action",
+        "Libellé",
+        "Commentaire",
+    ],
+    "situations": [
+        "Identifiant situation",
+        "Identifiant jeune",
+        "Catégorie",
+        "Nature",
+        "Date de début",
+        "Date de fin",
+        "Secteur",
+        "État",
+        "Mise en œuvre par la ML",
+        "Niveau préparé",
+        "Commentaire",
+    ],
+    "dispositifs": [
+        "Identifiant jeune",
+        "Dispositif",
+        "Date d'entrée",
+        "Date de sortie",
+        "Motif de sortie",
+    ],
+    "aides": [
+        "Référence de l'aide",
+        "Identifiant jeune",
+        "Type d'aide",
+        "Date",
+        "Montant",
+        "Statut",
+        "Objet",
+    ],
 }
-FILE_NAMES = {"jeunes": "Liste des jeunes", "evenements": "Evenements", "propositions":
-              "Propositions", "situations": "Situations", "dispositifs": "Dispositifs",
-              "aides": "Aides financieres"}
+FILE_NAMES = {
+    "jeunes": "Liste des jeunes",
+    "evenements": "Evenements",
+    "propositions": "Propositions",
+    "situations": "Situations",
+    "dispositifs": "Dispositifs",
+    "aides": "Aides financieres",
+}
 
 
 def _spellings(name: str) -> list[str]:
@@ -98,8 +169,9 @@ class _Gen:
         return self.r.choice(values)
 
 
-def generate_structure(folder: Path, code: str, year: int, young: int = 4000,
-                       seed: int = 2025) -> dict[str, int]:
+def generate_structure(
+    folder: Path, code: str, year: int, young: int = 4000, seed: int = 2025
+) -> dict[str, int]:
     """The six exports of one structure for `year` in `folder`; returns data rows per file."""
     g = _Gen(year, seed)
     r = g.r
@@ -113,29 +185,51 @@ def generate_structure(folder: Path, code: str, year: int, young: int = 4000,
     statuses = [None] * 6 + ["Réalisé", "Présent", "Absent", "Annulé", "Planifié"]
     themes = _spellings("proposal_theme")
     states = [None, "Prescrit", "Réalisé", "Refus jeune", "Abandon"]
-    natures = {"Emploi": ["CDD", "CDI", "Intérim", "PEC", "Saisonnier"],
-               "Alternance": ["Contrat d'apprentissage", "Contrat de professionnalisation"],
-               "Formation": ["Conseil Régional", "Autre formation", "AFPA"],
-               "Immersion": ["PMSMP"], "Service civique": ["Service civique"],
-               "Autre": ["Bénévolat", "Mobilité internationale"],
-               "Scolarité": [None]}
+    natures = {
+        "Emploi": ["CDD", "CDI", "Intérim", "PEC", "Saisonnier"],
+        "Alternance": ["Contrat d'apprentissage", "Contrat de professionnalisation"],
+        "Formation": ["Conseil Régional", "Autre formation", "AFPA"],
+        "Immersion": ["PMSMP"],
+        "Service civique": ["Service civique"],
+        "Autre": ["Bénévolat", "Mobilité internationale"],
+        "Scolarité": [None],
+    }
     rome = list("ABCDEFGHIJKLMN")
     programmes = ["CEJ", "PACEA", "Contrat d'Engagement Jeune", "PAO", "Parrainage", "FSE+"]
-    aid_types = ["FAJ", "Allocation CEJ", "Allocation PACEA", "Aide mobilité",
-                 "Fonds ML - aide directe", "Fonds d'Aide aux Jeunes", "Aide au permis"]
+    aid_types = [
+        "FAJ",
+        "Allocation CEJ",
+        "Allocation PACEA",
+        "Aide mobilité",
+        "Fonds ML - aide directe",
+        "Fonds d'Aide aux Jeunes",
+        "Aide au permis",
+    ]
     rows: dict[str, list[list]] = {name: [] for name in HEADERS}
 
     for i, n in enumerate(ids):
         commune, insee = r.choice(TERRITORY + [("59350", "LILLE")])[::-1]
-        rows["jeunes"].append([
-            g.young_id_cell(n), f"NOM{i}", f"Prénom{i}", r.choice(sexes),
-            g.date_cell(dt.date(year - r.randint(16, 26), r.randint(1, 12), r.randint(1, 28))),
-            commune.upper() if r.random() < 0.3 else commune,
-            insee if r.random() < 0.5 else None, r.choice([None] * 8 + ["Briqueterie", "Le Pont"]),
-            r.choice(levels), g.date_cell(g.day(r.choice([year, year, year - 1, year - 2]))),
-            r.choice(yes_no), r.choice(yes_no), r.choice(housing + [None]),
-            f"06 {i % 100:02d} 00 00 00", f"jeune{i}@example.invalid", f"{i} rue des Tests",
-            "Mme Conseillère"])
+        rows["jeunes"].append(
+            [
+                g.young_id_cell(n),
+                f"NOM{i}",
+                f"Prénom{i}",
+                r.choice(sexes),
+                g.date_cell(dt.date(year - r.randint(16, 26), r.randint(1, 12), r.randint(1, 28))),
+                commune.upper() if r.random() < 0.3 else commune,
+                insee if r.random() < 0.5 else None,
+                r.choice([None] * 8 + ["Briqueterie", "Le Pont"]),
+                r.choice(levels),
+                g.date_cell(g.day(r.choice([year, year, year - 1, year - 2]))),
+                r.choice(yes_no),
+                r.choice(yes_no),
+                r.choice(housing + [None]),
+                f"06 {i % 100:02d} 00 00 00",
+                f"jeune{i}@example.invalid",
+                f"{i} rue des Tests",
+                "Mme Conseillère",
+            ]
+        )
     counters = {name: 0 for name in HEADERS}
 
     def own_id(prefix: str) -> str:
@@ -144,54 +238,95 @@ def generate_structure(folder: Path, code: str, year: int, young: int = 4000,
 
     for n in ids:
         for _ in range(int(r.expovariate(1 / PER_YOUNG["evenements"]))):
-            year_of = year if r.random() > 0.003 else year - 1      # a few from another year
-            rows["evenements"].append([
-                own_id("evenements"), g.young_id_cell(n), g.date_cell(g.day(year_of)),
-                g.pick(event_types, bad="Visio"), r.choice(statuses), r.choice([None, "Emploi"]),
-                r.choice([None, "Siège", "Antenne Lambersart"]), "M. Conseiller",
-                "RDV de suivi, point sur la recherche d'emploi" if r.random() < 0.3 else None])
+            year_of = year if r.random() > 0.003 else year - 1  # a few from another year
+            rows["evenements"].append(
+                [
+                    own_id("evenements"),
+                    g.young_id_cell(n),
+                    g.date_cell(g.day(year_of)),
+                    g.pick(event_types, bad="Visio"),
+                    r.choice(statuses),
+                    r.choice([None, "Emploi"]),
+                    r.choice([None, "Siège", "Antenne Lambersart"]),
+                    "M. Conseiller",
+                    "RDV de suivi, point sur la recherche d'emploi" if r.random() < 0.3 else None,
+                ]
+            )
         for _ in range(int(r.expovariate(1 / PER_YOUNG["propositions"]))):
-            rows["propositions"].append([
-                own_id("propositions"), g.young_id_cell(n), g.date_cell(g.day()),
-                g.pick(themes, bad="Divers"), r.choice(states), f"A{r.randint(100, 999)}",
-                "Atelier CV", None])
+            rows["propositions"].append(
+                [
+                    own_id("propositions"),
+                    g.young_id_cell(n),
+                    g.date_cell(g.day()),
+                    g.pick(themes, bad="Divers"),
+                    r.choice(states),
+                    f"A{r.randint(100, 999)}",
+                    "Atelier CV",
+                    None,
+                ]
+            )
         for _ in range(int(r.expovariate(1 / PER_YOUNG["situations"]))):
             category = r.choice(list(natures))
             start = g.day(r.choice([year, year, year - 1]))
             end = start + dt.timedelta(days=r.randint(5, 400)) if r.random() < 0.7 else None
-            if end and end.year < year and r.random() > 0.01:   # the extraction's filter
+            if end and end.year < year and r.random() > 0.01:  # the extraction's filter
                 end = dt.date(year, end.month, min(end.day, 28))
-            rows["situations"].append([
-                own_id("situations"), g.young_id_cell(n), category,
-                r.choice(natures[category]), g.date_cell(start),
-                g.date_cell(end) if end else g.pick([None], bad="bientôt", bad_rate=0.01),
-                r.choice(rome + [None]), r.choice([None, "En cours", "Terminé", "Prévu"]),
-                r.choice(yes_no), r.choice([None, "Niveau 4", "CAP"]), None])
+            rows["situations"].append(
+                [
+                    own_id("situations"),
+                    g.young_id_cell(n),
+                    category,
+                    r.choice(natures[category]),
+                    g.date_cell(start),
+                    g.date_cell(end) if end else g.pick([None], bad="bientôt", bad_rate=0.01),
+                    r.choice(rome + [None]),
+                    r.choice([None, "En cours", "Terminé", "Prévu"]),
+                    r.choice(yes_no),
+                    r.choice([None, "Niveau 4", "CAP"]),
+                    None,
+                ]
+            )
         for _ in range(int(r.expovariate(1 / PER_YOUNG["dispositifs"]))):
             entry = g.day(r.choice([year, year - 1]))
             exit_ = entry + dt.timedelta(days=r.randint(30, 500)) if r.random() < 0.5 else None
             if exit_ and exit_.year < year and r.random() > 0.01:
                 exit_ = dt.date(year, exit_.month, min(exit_.day, 28))
-            rows["dispositifs"].append([
-                g.young_id_cell(n), r.choice(programmes), g.date_cell(entry),
-                g.date_cell(exit_) if exit_ else None,
-                r.choice([None, "Emploi durable", "Abandon"])])
+            rows["dispositifs"].append(
+                [
+                    g.young_id_cell(n),
+                    r.choice(programmes),
+                    g.date_cell(entry),
+                    g.date_cell(exit_) if exit_ else None,
+                    r.choice([None, "Emploi durable", "Abandon"]),
+                ]
+            )
         for _ in range(int(r.expovariate(1 / PER_YOUNG["aides"]))):
             cents = r.randint(1000, 250000)
             amount = cents / 100 if r.random() < 0.6 else _amount_text(cents)
-            rows["aides"].append([
-                own_id("aides"), g.young_id_cell(n), r.choice(aid_types), g.date_cell(g.day()),
-                g.pick([amount], bad="NC"), r.choice([None, "Payé", "Accordé", "Refusé"]),
-                "Loyer" if r.random() < 0.2 else None])
+            rows["aides"].append(
+                [
+                    own_id("aides"),
+                    g.young_id_cell(n),
+                    r.choice(aid_types),
+                    g.date_cell(g.day()),
+                    g.pick([amount], bad="NC"),
+                    r.choice([None, "Payé", "Accordé", "Refusé"]),
+                    "Loyer" if r.random() < 0.2 else None,
+                ]
+            )
 
     counts = {}
     for name, data in rows.items():
         r.shuffle(data) if name != "jeunes" else None
-        title = [[f"Extraction du 06/01/{year + 1} – Mission Locale {code}"],
-                 [f"{FILE_NAMES[name]} – année {year}"], []]
-        write_workbook(folder / f"{FILE_NAMES[name]} {year}.xlsx",
-                       [("Export", export_lines(HEADERS[name], data, title,
-                                                f"Total : {len(data)} lignes"))])
+        title = [
+            [f"Extraction du 06/01/{year + 1} – Mission Locale {code}"],
+            [f"{FILE_NAMES[name]} – année {year}"],
+            [],
+        ]
+        write_workbook(
+            folder / f"{FILE_NAMES[name]} {year}.xlsx",
+            [("Export", export_lines(HEADERS[name], data, title, f"Total : {len(data)} lignes"))],
+        )
         counts[name] = len(data)
     return counts
 
@@ -202,13 +337,16 @@ def structure_yaml(folder: Path, code: str, index: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "structure.yaml").write_text(
         # generated data: the public demo key is allowed for it (pipelines/pseudonym.py)
-        yaml.safe_dump({"name": f"Mission Locale de test {code}", "territory": territory,
-                        "synthetic": True},
-                       allow_unicode=True, sort_keys=False), encoding="utf-8")
+        yaml.safe_dump(
+            {"name": f"Mission Locale de test {code}", "territory": territory, "synthetic": True},
+            allow_unicode=True,
+            sort_keys=False,
+        ),
+        encoding="utf-8",
+    )
 
 
-def generate_region(raw: Path, structures: int, year: int, young: int = 4000
-                    ) -> dict[str, int]:
+def generate_region(raw: Path, structures: int, year: int, young: int = 4000) -> dict[str, int]:
     """`structures` structures S01..SNN for `year`: one structure generated, copied under the
     other codes (each with its own structure.yaml). Returns data rows per export type, for
     the whole region."""

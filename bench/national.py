@@ -54,8 +54,11 @@ def main() -> int:
     raw = OUT / "raw"
     started = time.perf_counter()
     drop_zone(raw, args.structures, args.young)
-    print(f"drop zone: {args.structures} structures x {len(YEARS)} years in "
-          f"{time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"drop zone: {args.structures} structures x {len(YEARS)} years in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
 
     import dagster as dg
 
@@ -76,13 +79,21 @@ def main() -> int:
             marks[name] += [now[0] - marks[name][0], now[1] - marks[name][1]]
             n = len(order)
             if n % 50 == 0 or n <= 3:
-                print(f"  {n:5d} partitions, last {name}: {marks[name][2]:.2f} s wall, "
-                      f"{marks[name][3]:.2f} s CPU", flush=True)
+                print(
+                    f"  {n:5d} partitions, last {name}: {marks[name][2]:.2f} s wall, "
+                    f"{marks[name][3]:.2f} s CPU",
+                    flush=True,
+                )
 
     instance = dg.DagsterInstance.ephemeral()
     run_started = time.perf_counter()
-    summary = run_partitions(raw_dir=raw, url=f"duckdb:///{OUT / 'warehouse.duckdb'}",
-                             run_date=RUN_DATE, instance=instance, progress=progress)
+    summary = run_partitions(
+        raw_dir=raw,
+        url=f"duckdb:///{OUT / 'warehouse.duckdb'}",
+        run_date=RUN_DATE,
+        instance=instance,
+        progress=progress,
+    )
     wall = time.perf_counter() - run_started
     done = [marks[n] for n in order if len(marks[n]) == 4]
     first, last = done[:20], done[-20:]
@@ -91,10 +102,16 @@ def main() -> int:
         return statistics.fmean(r[i] for r in rows)
 
     result = {
-        "structures": args.structures, "years": list(YEARS), "young_per_year": args.young,
-        "partitions": len(done), "failed": len(summary.failed), "wall_s": round(wall, 1),
-        "first_20_wall_s": round(mean(first, 2), 3), "last_20_wall_s": round(mean(last, 2), 3),
-        "first_20_cpu_s": round(mean(first, 3), 3), "last_20_cpu_s": round(mean(last, 3), 3),
+        "structures": args.structures,
+        "years": list(YEARS),
+        "young_per_year": args.young,
+        "partitions": len(done),
+        "failed": len(summary.failed),
+        "wall_s": round(wall, 1),
+        "first_20_wall_s": round(mean(first, 2), 3),
+        "last_20_wall_s": round(mean(last, 2), 3),
+        "first_20_cpu_s": round(mean(first, 3), 3),
+        "last_20_cpu_s": round(mean(last, 3), 3),
         "median_cpu_s": round(statistics.median(r[3] for r in done), 3),
         "cpus": os.cpu_count(),
     }

@@ -52,16 +52,29 @@ RUN_DATE = "2026-01-06"
 STAGES = {
     "read": [("assets.staging", "stage_partition")],
     "validate": [("assets.conformed", "validate_partition")],
-    "conform": [("assets.conformed", "conform_partition"),
-                ("assets.conformed", "ingested_files_frame"),
-                ("assets.conformed", "headers_by_sheet")],
-    "indicators": [("assets.marts", "compute_units"), ("assets.marts", "indicator_values"),
-                   ("assets.marts", "trends")],
-    "write": [("assets.staging", "prepare"), ("assets.staging", "write_staging"),
-              ("assets.conformed", "write_conformed"),
-              ("assets.marts", "write_values"), ("assets.marts", "write_trends")],
-    "read back": [("assets.conformed", "read_staging"), ("assets.marts", "read_units"),
-                  ("assets.marts", "read_values"), ("assets.marts", "territory_of")],
+    "conform": [
+        ("assets.conformed", "conform_partition"),
+        ("assets.conformed", "ingested_files_frame"),
+        ("assets.conformed", "headers_by_sheet"),
+    ],
+    "indicators": [
+        ("assets.marts", "compute_units"),
+        ("assets.marts", "indicator_values"),
+        ("assets.marts", "trends"),
+    ],
+    "write": [
+        ("assets.staging", "prepare"),
+        ("assets.staging", "write_staging"),
+        ("assets.conformed", "write_conformed"),
+        ("assets.marts", "write_values"),
+        ("assets.marts", "write_trends"),
+    ],
+    "read back": [
+        ("assets.conformed", "read_staging"),
+        ("assets.marts", "read_units"),
+        ("assets.marts", "read_values"),
+        ("assets.marts", "territory_of"),
+    ],
     "report": [("assets.report", "load_figures"), ("assets.report", "write_report")],
     "publish": [("assets.publication", "_publish")],
     "close (DuckDB checkpoint)": [("pipelines.warehouse", "Warehouse.dispose")],
@@ -83,6 +96,7 @@ def _timed(stage: str, fn):
             DETAIL[fn.__name__] += spent
             if _WORKER_TIMES:  # a few dozen small writes per partition: negligible
                 _WORKER_TIMES[0].write_text(json.dumps({"stages": TIMES, "functions": DETAIL}))
+
     return wrapper
 
 
@@ -143,8 +157,10 @@ def generate(raw: Path, structures: int, young: int, reuse: bool) -> dict[str, i
         shutil.rmtree(raw)
     started = time.perf_counter()
     rows = generate_region(raw, structures, YEAR, young)
-    print(f"generation: {sum(rows.values()):,} rows in {time.perf_counter() - started:.1f} s "
-          f"(one structure generated, copied under {structures} codes)")
+    print(
+        f"generation: {sum(rows.values()):,} rows in {time.perf_counter() - started:.1f} s "
+        f"(one structure generated, copied under {structures} codes)"
+    )
     stamp.write_text(json.dumps({"params": wanted, "rows": rows}))
     return rows
 
@@ -200,8 +216,7 @@ def fresh_postgresql(admin_url: str) -> str:
             conn.execute(sa.text(f"CREATE DATABASE {BENCH_DATABASE}"))
     finally:
         admin.dispose()
-    return sa.make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(
-        hide_password=False)
+    return sa.make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
 def pipeline(raw: Path, out: Path, url: str | None = None) -> dict:
@@ -221,55 +236,78 @@ def pipeline(raw: Path, out: Path, url: str | None = None) -> dict:
 
     started = time.perf_counter()
     cpu_started = _cpu()
-    summary = run_partitions(raw_dir=raw, url=url, run_date=RUN_DATE,
-                             instance=dg.DagsterInstance.ephemeral(), progress=progress)
+    summary = run_partitions(
+        raw_dir=raw,
+        url=url,
+        run_date=RUN_DATE,
+        instance=dg.DagsterInstance.ephemeral(),
+        progress=progress,
+    )
     wall = time.perf_counter() - started
     _merge_worker_times()
-    return {"summary": summary, "wall": wall, "cpu": _cpu() - cpu_started,
-            "missing": missing}
+    return {"summary": summary, "wall": wall, "cpu": _cpu() - cpu_started, "missing": missing}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--structures", type=int, default=40)
-    parser.add_argument("--young", type=int, default=4400,
-                        help="young people per structure (≈ 23 export rows each)")
+    parser.add_argument(
+        "--young", type=int, default=4400, help="young people per structure (≈ 23 export rows each)"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep a region already generated")
-    parser.add_argument("--naive-files", type=int, default=6,
-                        help="files of structure S01 (smallest first) for the naive baseline "
-                             "(default: all six, ≈ 100 k rows, 1/40 of the region)")
-    parser.add_argument("--postgresql", metavar="ADMIN_URL", default=None,
-                        help="write the pipeline's warehouse to a fresh database "
-                             f"{BENCH_DATABASE} on this PostgreSQL server (e.g. "
-                             "postgresql+psycopg://postgres@127.0.0.1:5432/test) instead of "
-                             "a DuckDB file; the server's own CPU is not counted")
+    parser.add_argument(
+        "--naive-files",
+        type=int,
+        default=6,
+        help="files of structure S01 (smallest first) for the naive baseline "
+        "(default: all six, ≈ 100 k rows, 1/40 of the region)",
+    )
+    parser.add_argument(
+        "--postgresql",
+        metavar="ADMIN_URL",
+        default=None,
+        help="write the pipeline's warehouse to a fresh database "
+        f"{BENCH_DATABASE} on this PostgreSQL server (e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test) instead of "
+        "a DuckDB file; the server's own CPU is not counted",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     raw = OUT / "raw"
 
-    print(f"Observatoire scale benchmark — {dt.date.today()}, {os.cpu_count()} CPUs, "
-          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-          f"Python {platform.python_version()}")
+    print(
+        f"Observatoire scale benchmark — {dt.date.today()}, {os.cpu_count()} CPUs, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"Python {platform.python_version()}"
+    )
     generated = generate(raw, args.structures, args.young, args.reuse)
     total_rows = sum(generated.values())
-    print(f"region: {args.structures} structures x 1 year, {total_rows:,} data rows "
-          f"({', '.join(f'{k} {v:,}' for k, v in generated.items())})")
+    print(
+        f"region: {args.structures} structures x 1 year, {total_rows:,} data rows "
+        f"({', '.join(f'{k} {v:,}' for k, v in generated.items())})"
+    )
 
     parsed_rows, parse_s = parse_only(raw)
     parse_rate = total_rows / parse_s
-    print(f"parse only (fastexcel, all text): {parse_s:.1f} s, {parse_rate:,.0f} rows/s "
-          f"({parsed_rows:,} sheet rows incl. title/header/Total lines)")
+    print(
+        f"parse only (fastexcel, all text): {parse_s:.1f} s, {parse_rate:,.0f} rows/s "
+        f"({parsed_rows:,} sheet rows incl. title/header/Total lines)"
+    )
 
     n_rows, read_s, write_s = naive(raw, OUT, args.naive_files)
     naive_rate = n_rows / (read_s + write_s)
-    print(f"naive (read_excel openpyxl + to_sql DuckDB) on {n_rows:,} rows: read {read_s:.1f} s "
-          f"+ to_sql {write_s:.1f} s = {naive_rate:,.0f} rows/s "
-          f"(region extrapolated: {total_rows / naive_rate / 60:.0f} min)")
+    print(
+        f"naive (read_excel openpyxl + to_sql DuckDB) on {n_rows:,} rows: read {read_s:.1f} s "
+        f"+ to_sql {write_s:.1f} s = {naive_rate:,.0f} rows/s "
+        f"(region extrapolated: {total_rows / naive_rate / 60:.0f} min)"
+    )
 
     url = fresh_postgresql(args.postgresql) if args.postgresql else None
-    print(f"pipeline: {args.structures} partitions, in one process (observatoire run), "
-          f"warehouse {'PostgreSQL, database ' + BENCH_DATABASE if url else 'DuckDB'} …",
-          flush=True)
+    print(
+        f"pipeline: {args.structures} partitions, in one process (observatoire run), "
+        f"warehouse {'PostgreSQL, database ' + BENCH_DATABASE if url else 'DuckDB'} …",
+        flush=True,
+    )
     result = pipeline(raw, OUT, url)
     summary, wall = result["summary"], result["wall"]
     failed = summary.failed
@@ -279,8 +317,13 @@ def main() -> int:
     max_peak = max(peaks, default=0)
     first_peak = peaks[0] if peaks else 0
     # this process and its (finished) workers: the largest single process
-    process_peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                       resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    process_peak = (
+        max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024
+    )
     partition_s = [o.seconds for o in outcomes]
     busy = sum(partition_s)
     waited = TIMES.pop("waiting for the writer lock", 0.0)
@@ -289,42 +332,73 @@ def main() -> int:
     timed = sum(TIMES.values())
     other = busy - timed - waited
     print()
-    print(f"end to end: {wall:.1f} s for {len(outcomes)} partitions "
-          f"({len(failed)} failed), {e2e_rate:,.0f} rows/s; rows read {summary.rows_read:,}, "
-          f"loaded {summary.rows_loaded:,}; CPU {result['cpu']:.1f} s "
-          f"({total_rows / result['cpu']:,.0f} rows per CPU second)")
-    print(f"partitions: {busy:.1f} s in all in one process "
-          f"(a partition {min(partition_s, default=0):.1f} to {max(partition_s, default=0):.1f} s)")
+    print(
+        f"end to end: {wall:.1f} s for {len(outcomes)} partitions "
+        f"({len(failed)} failed), {e2e_rate:,.0f} rows/s; rows read {summary.rows_read:,}, "
+        f"loaded {summary.rows_loaded:,}; CPU {result['cpu']:.1f} s "
+        f"({total_rows / result['cpu']:,.0f} rows per CPU second)"
+    )
+    print(
+        f"partitions: {busy:.1f} s in all in one process "
+        f"(a partition {min(partition_s, default=0):.1f} to {max(partition_s, default=0):.1f} s)"
+    )
     print(f"{'stage':<28}{'seconds':>9}{'share':>8}{'rows/s':>14}")
     for stage in STAGES:
         sec = TIMES.get(stage, 0.0)
-        print(f"{stage:<28}{sec:>9.1f}{sec / busy if busy else 0:>8.0%}"
-              f"{total_rows / sec if sec else 0:>14,.0f}")
+        print(
+            f"{stage:<28}{sec:>9.1f}{sec / busy if busy else 0:>8.0%}"
+            f"{total_rows / sec if sec else 0:>14,.0f}"
+        )
     print(f"{'Dagster and the rest':<28}{other:>9.1f}{other / busy if busy else 0:>8.0%}")
-    print("  by function: " + ", ".join(f"{k} {v:.1f} s" for k, v in
-                                        sorted(DETAIL.items(), key=lambda kv: -kv[1])))
-    print(f"targets: end to end / parse only = {e2e_rate / parse_rate:.0%} (target >= 50 %); "
-          f"end to end / naive = {e2e_rate / naive_rate:.1f}x (target >= 10x)")
-    print(f"memory: peak per partition {max_peak:,.0f} MiB (first partition {first_peak:,.0f} "
-          f"MiB), largest process {process_peak:,.0f} MiB")
+    print(
+        "  by function: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(DETAIL.items(), key=lambda kv: -kv[1]))
+    )
+    print(
+        f"targets: end to end / parse only = {e2e_rate / parse_rate:.0%} (target >= 50 %); "
+        f"end to end / naive = {e2e_rate / naive_rate:.1f}x (target >= 10x)"
+    )
+    print(
+        f"memory: peak per partition {max_peak:,.0f} MiB (first partition {first_peak:,.0f} "
+        f"MiB), largest process {process_peak:,.0f} MiB"
+    )
     if result["missing"]:
         print(f"note: stage functions not found (not timed): {', '.join(result['missing'])}")
     for o in failed[:3]:
         print(f"FAILED {o.structure} {o.year}: {o.error}")
-    (OUT / "results.json").write_text(json.dumps({
-        "date": str(dt.date.today()), "cpus": os.cpu_count(), "structures": args.structures,
-        "rows": total_rows, "parse_only_s": parse_s, "parse_only_rate": parse_rate,
-        "naive_rows": n_rows, "naive_read_s": read_s, "naive_write_s": write_s,
-        "naive_rate": naive_rate, "workers": 1,
-        "warehouse": "postgresql" if url else "duckdb", "wall_s": wall,
-        "cpu_s": result["cpu"], "e2e_rate": e2e_rate,
-        "stages_s": dict(TIMES), "functions_s": dict(DETAIL), "dagster_other_s": other,
-        "lock_wait_s": waited, "lock_held_s": held,
-        "failed": len(failed),
-        "peak_partition_mib": max_peak, "first_partition_mib": first_peak,
-        "process_peak_mib": process_peak, "partition_s": partition_s,
-        "partition_peak_mib": [round(p) for p in peaks],
-    }, indent=1))
+    (OUT / "results.json").write_text(
+        json.dumps(
+            {
+                "date": str(dt.date.today()),
+                "cpus": os.cpu_count(),
+                "structures": args.structures,
+                "rows": total_rows,
+                "parse_only_s": parse_s,
+                "parse_only_rate": parse_rate,
+                "naive_rows": n_rows,
+                "naive_read_s": read_s,
+                "naive_write_s": write_s,
+                "naive_rate": naive_rate,
+                "workers": 1,
+                "warehouse": "postgresql" if url else "duckdb",
+                "wall_s": wall,
+                "cpu_s": result["cpu"],
+                "e2e_rate": e2e_rate,
+                "stages_s": dict(TIMES),
+                "functions_s": dict(DETAIL),
+                "dagster_other_s": other,
+                "lock_wait_s": waited,
+                "lock_held_s": held,
+                "failed": len(failed),
+                "peak_partition_mib": max_peak,
+                "first_partition_mib": first_peak,
+                "process_peak_mib": process_peak,
+                "partition_s": partition_s,
+                "partition_peak_mib": [round(p) for p in peaks],
+            },
+            indent=1,
+        )
+    )
     return 1 if failed else 0
 
 

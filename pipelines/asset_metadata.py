@@ -27,14 +27,17 @@ def table_of(key: dg.AssetKey) -> sa.Table | None:
 
 
 def column_schema(table: sa.Table) -> dg.TableSchema:
-    return dg.TableSchema(columns=[
-        dg.TableColumn(
-            name=column.name, type=data_type(column),
-            description=(describe(table, column) or ("", None))[0] or None,
-            constraints=dg.TableColumnConstraints(nullable=bool(column.nullable)),
-        )
-        for column in table.columns
-    ])
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=column.name,
+                type=data_type(column),
+                description=(describe(table, column) or ("", None))[0] or None,
+                constraints=dg.TableColumnConstraints(nullable=bool(column.nullable)),
+            )
+            for column in table.columns
+        ]
+    )
 
 
 def with_table_metadata(assets: Sequence) -> list:
@@ -45,8 +48,12 @@ def with_table_metadata(assets: Sequence) -> list:
         table = table_of(spec.key)
         if table is None:
             return spec
-        return spec.merge_attributes(metadata={"dagster/column_schema": column_schema(table),
-                                               "dagster/table_name": table.fullname})
+        return spec.merge_attributes(
+            metadata={
+                "dagster/column_schema": column_schema(table),
+                "dagster/table_name": table.fullname,
+            }
+        )
 
     return list(dg.map_asset_specs(annotate, assets))
 
@@ -59,13 +66,15 @@ UNITS = dg.AssetKey([t.MARTS, "indicator_units"])
 COMMUNES = dg.AssetKey([t.CONFORMED, "communes"])
 
 # indicator_values <- marts.indicator_units (and the communes' labels).
-INDICATOR_VALUES_LINEAGE = dg.TableColumnLineage(deps_by_column={
-    "structure": _deps(UNITS, "structure"),
-    "year": _deps(UNITS, "year"),
-    "indicator": _deps(UNITS, "indicator"),
-    "commune_insee": _deps(UNITS, "commune_insee"),
-    "commune": _deps(COMMUNES, "commune_insee", "commune"),
-    "category_1": _deps(UNITS, *t.DIMENSIONS),
-    "category_2": _deps(UNITS, *t.DIMENSIONS),
-    "value": _deps(UNITS, "unit_key", "young_id", "amount"),
-})
+INDICATOR_VALUES_LINEAGE = dg.TableColumnLineage(
+    deps_by_column={
+        "structure": _deps(UNITS, "structure"),
+        "year": _deps(UNITS, "year"),
+        "indicator": _deps(UNITS, "indicator"),
+        "commune_insee": _deps(UNITS, "commune_insee"),
+        "commune": _deps(COMMUNES, "commune_insee", "commune"),
+        "category_1": _deps(UNITS, *t.DIMENSIONS),
+        "category_2": _deps(UNITS, *t.DIMENSIONS),
+        "value": _deps(UNITS, "unit_key", "young_id", "amount"),
+    }
+)

@@ -97,10 +97,8 @@ def parse_id(series: pd.Series) -> pd.Series:
         original = pa.array(values, type=pa.string(), from_pandas=True)
         text: pa.StringArray = pc.utf8_trim_whitespace(original)
         if pc.any(pc.match_substring(text, ".")).as_py():
-            text = pc.replace_substring_regex(text, pattern=_NUMBER_ID.pattern,
-                                              replacement=r"\1")
-        text = pc.if_else(pc.equal(text, pa.scalar("")),
-                          pa.scalar(None, pa.string()), text)
+            text = pc.replace_substring_regex(text, pattern=_NUMBER_ID.pattern, replacement=r"\1")
+        text = pc.if_else(pc.equal(text, pa.scalar("")), pa.scalar(None, pa.string()), text)
         changed = pc.not_equal(text, original).fill_null(True)
         positions = np.flatnonzero(changed.to_numpy(zero_copy_only=False))
         if len(positions):  # the changed ones, and every missing value (NaN, pd.NA) as None
@@ -225,6 +223,17 @@ def is_empty(series: pd.Series) -> pd.Series:
 
 
 __all__ = [
-    "INVALID", "INVALID_DATE", "DATE_FLOOR", "CodeList", "code_list", "parse_dates", "parse_id",
-    "parse_text", "parse_amounts", "parse_yes_no", "most_frequent_spelling", "is_empty", "np",
+    "INVALID",
+    "INVALID_DATE",
+    "DATE_FLOOR",
+    "CodeList",
+    "code_list",
+    "parse_dates",
+    "parse_id",
+    "parse_text",
+    "parse_amounts",
+    "parse_yes_no",
+    "most_frequent_spelling",
+    "is_empty",
+    "np",
 ]

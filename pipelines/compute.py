@@ -63,33 +63,43 @@ class Catalogue:
 
 MEASURES = ("distinct_young", "rows", "amount")
 _DIMENSION = "une liste de catégories ou « seen » est attendue"
-_BREAKDOWN = ("une ventilation est attendue : une liste d'une ou deux dimensions, ou "
-              "{dimensions: [...], by_commune: true}")
+_BREAKDOWN = (
+    "une ventilation est attendue : une liste d'une ou deux dimensions, ou "
+    "{dimensions: [...], by_commune: true}"
+)
 
 
 def _breakdown(node: Node, dimensions: dict[str, list[str] | str]) -> Breakdown:
     if isinstance(node.value, dict):
         by_commune = node.get("by_commune")
-        found = Breakdown(node.key("dimensions", _BREAKDOWN).labels(_BREAKDOWN),
-                          by_commune.flag() if by_commune else False)
+        found = Breakdown(
+            node.key("dimensions", _BREAKDOWN).labels(_BREAKDOWN),
+            by_commune.flag() if by_commune else False,
+        )
     else:
         found = Breakdown(node.labels(_BREAKDOWN))
     if not 1 <= len(found.dimensions) <= 2:
         node.fail(_BREAKDOWN)
     for dimension in found.dimensions:
         if dimension not in dimensions:
-            node.fail(f"une dimension de `dimensions` est attendue (« {dimension} » n'en est pas "
-                      "une)")
+            node.fail(
+                f"une dimension de `dimensions` est attendue (« {dimension} » n'en est pas une)"
+            )
     return found
 
 
 def _age_bands(doc: Node, labels: list[str] | str) -> tuple[tuple[str, int | None], ...]:
-    expected = ("une liste croissante d'âges est attendue, un de moins que les tranches de "
-                "dimensions.age_band")
+    expected = (
+        "une liste croissante d'âges est attendue, un de moins que les tranches de "
+        "dimensions.age_band"
+    )
     node = doc.key("age_band_upper_ages", expected)
     ages = [n.integer(expected) for n in node.entries(expected)]
-    if (isinstance(labels, str) or len(ages) != len(labels) - 1
-            or any(a >= b for a, b in zip(ages, ages[1:], strict=False))):
+    if (
+        isinstance(labels, str)
+        or len(ages) != len(labels) - 1
+        or any(a >= b for a, b in zip(ages, ages[1:], strict=False))
+    ):
         node.fail(expected)
     return tuple(zip(labels, [*ages, None], strict=True))
 
@@ -112,17 +122,23 @@ def catalogue(config_dir: Path = CONFIG_DIR) -> Catalogue:
             measure.fail(f"une mesure parmi {', '.join(MEASURES)} est attendue")
         code = entry.key("code", "le code de l'indicateur (texte) est attendu").strict_text()
         units, breakdowns = entry.get("units"), entry.get("breakdowns")
-        indicators.append(Indicator(
-            code=code,
-            label=entry.key("label", TEXT).strict_text(),
-            unit=entry.key("unit", TEXT).strict_text(),
-            section=entry.key("section", TEXT).strict_text(),
-            rule=" ".join(entry.key("rule", TEXT).strict_text().split()),
-            measure=measure.text(),
-            units=units.strict_text() if units else code,
-            breakdowns=tuple(_breakdown(b, dimensions) for b in breakdowns.entries(
-                "une liste de ventilations est attendue")) if breakdowns else (),
-        ))
+        indicators.append(
+            Indicator(
+                code=code,
+                label=entry.key("label", TEXT).strict_text(),
+                unit=entry.key("unit", TEXT).strict_text(),
+                section=entry.key("section", TEXT).strict_text(),
+                rule=" ".join(entry.key("rule", TEXT).strict_text().split()),
+                measure=measure.text(),
+                units=units.strict_text() if units else code,
+                breakdowns=tuple(
+                    _breakdown(b, dimensions)
+                    for b in breakdowns.entries("une liste de ventilations est attendue")
+                )
+                if breakdowns
+                else (),
+            )
+        )
     pairs = doc.get("inequalities")
     inequalities = []
     for pair in pairs.entries("une liste de paires [gauche, droite] est attendue") if pairs else []:
@@ -143,11 +159,18 @@ def catalogue(config_dir: Path = CONFIG_DIR) -> Catalogue:
 
 def catalogue_frame() -> pd.DataFrame:
     """The `indicator_catalogue` table."""
-    return pd.DataFrame([
-        {"indicator": i.code, "label": i.label, "unit": i.unit, "rule": i.rule,
-         "section": i.section}
-        for i in catalogue().indicators
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "indicator": i.code,
+                "label": i.label,
+                "unit": i.unit,
+                "rule": i.rule,
+                "section": i.section,
+            }
+            for i in catalogue().indicators
+        ]
+    )
 
 
 @cache
@@ -155,8 +178,10 @@ def unit_queries() -> dict[str, str]:
     """The named SQL blocks of indicators.sql."""
     text = (SQL_DIR / "indicators.sql").read_text(encoding="utf-8")
     blocks = re.split(r"^-- name: (\w+)\s*$", text, flags=re.M)
-    return {name: body.strip().rstrip(";") for name, body in zip(blocks[1::2], blocks[2::2],
-                                                                  strict=True)}
+    return {
+        name: body.strip().rstrip(";")
+        for name, body in zip(blocks[1::2], blocks[2::2], strict=True)
+    }
 
 
 def view_statements() -> list[str]:
@@ -187,23 +212,32 @@ def compute_units(conn: Connection, structure: str, year: int) -> dict[str, int]
     all_columns = ", ".join(UNIT_COLUMNS)
     for ind in catalogue().indicators:
         if ind.units in first_of_block:
-            conn.execute(text(
-                f"INSERT INTO {units_table} (structure, year, indicator, {all_columns}) "
-                f"SELECT structure, year, :indicator, {all_columns} FROM {units_table} "
-                f"WHERE {in_partition} AND indicator = :source"),
-                {**partition, "indicator": ind.code, "source": first_of_block[ind.units]})
+            conn.execute(
+                text(
+                    f"INSERT INTO {units_table} (structure, year, indicator, {all_columns}) "
+                    f"SELECT structure, year, :indicator, {all_columns} FROM {units_table} "
+                    f"WHERE {in_partition} AND indicator = :source"
+                ),
+                {**partition, "indicator": ind.code, "source": first_of_block[ind.units]},
+            )
             continue
         block = queries[ind.units]
         selected = _selected(conn, block, params)  # once: asked per column it ran ≈ 20 times
         columns = ", ".join(c for c in UNIT_COLUMNS if c in selected)
-        conn.execute(text(
-            f"INSERT INTO {units_table} (structure, year, indicator, {columns}) "
-            f"SELECT :structure, :year, :indicator, {columns} FROM ({block}) q"),
-            {**params, "indicator": ind.code})
+        conn.execute(
+            text(
+                f"INSERT INTO {units_table} (structure, year, indicator, {columns}) "
+                f"SELECT :structure, :year, :indicator, {columns} FROM ({block}) q"
+            ),
+            {**params, "indicator": ind.code},
+        )
         first_of_block[ind.units] = ind.code
-    counts = conn.execute(text(
-        f"SELECT indicator, count(*) FROM {units_table} WHERE {in_partition} "
-        f"GROUP BY indicator"), partition).all()
+    counts = conn.execute(
+        text(
+            f"SELECT indicator, count(*) FROM {units_table} WHERE {in_partition} GROUP BY indicator"
+        ),
+        partition,
+    ).all()
     return {indicator: int(n) for indicator, n in counts}
 
 
@@ -214,6 +248,7 @@ def _selected(conn: Connection, block: str, params: dict) -> list[str]:
 
 
 # --- from units to figures ------------------------------------------------------------------
+
 
 def _measure(frame: pd.DataFrame, by: list[str], measure: str) -> pd.Series:
     """The measure over groups (`by` empty: one value)."""
@@ -253,20 +288,35 @@ def _zero(measure: str) -> object:
     return Decimal("0.00") if measure == "amount" else 0
 
 
-def aggregate(ind: Indicator, units: pd.DataFrame,
-              territory: list[tuple[str, str]]) -> pd.DataFrame:
+def aggregate(
+    ind: Indicator, units: pd.DataFrame, territory: list[tuple[str, str]]
+) -> pd.DataFrame:
     """Every row of `indicator_values` for one indicator of a partition (without structure
     and year): total, per commune, breakdown cells (indicators.md, *Outputs*)."""
     zero = _zero(ind.measure)
     labels = dict(territory) | dict([HORS_TERRITOIRE, NON_RENSEIGNEE])
     rows: list[dict] = []
 
-    def row(value: object, commune: str | None = None, d1: str | None = None,
-            c1: str | None = None, d2: str | None = None, c2: str | None = None) -> None:
-        rows.append({"indicator": ind.code, "commune_insee": commune,
-                     "commune": labels.get(commune) if commune else None,
-                     "dimension_1": d1, "category_1": c1, "dimension_2": d2, "category_2": c2,
-                     "value": value})
+    def row(
+        value: object,
+        commune: str | None = None,
+        d1: str | None = None,
+        c1: str | None = None,
+        d2: str | None = None,
+        c2: str | None = None,
+    ) -> None:
+        rows.append(
+            {
+                "indicator": ind.code,
+                "commune_insee": commune,
+                "commune": labels.get(commune) if commune else None,
+                "dimension_1": d1,
+                "category_1": c1,
+                "dimension_2": d2,
+                "category_2": c2,
+                "value": value,
+            }
+        )
 
     total = _measure(units, [], ind.measure)
     row(total.iloc[0] if len(total) else zero)
@@ -285,8 +335,13 @@ def aggregate(ind: Indicator, units: pd.DataFrame,
             key = cats if len(cats) > 1 else cats[0]
             value = values.get(key, zero)
             pairs = dict(zip(("d1", "d2"), dims, strict=False))
-            row(value, d1=pairs.get("d1"), c1=cats[0], d2=pairs.get("d2"),
-                c2=cats[1] if len(cats) > 1 else None)
+            row(
+                value,
+                d1=pairs.get("d1"),
+                c1=cats[0],
+                d2=pairs.get("d2"),
+                c2=cats[1] if len(cats) > 1 else None,
+            )
         if b.by_commune:
             cells = _measure(units, ["commune_insee", *dims], ind.measure)
             for insee in communes:
@@ -294,14 +349,20 @@ def aggregate(ind: Indicator, units: pd.DataFrame,
                     value = cells.get((insee, *cats), zero)
                     if insee in (HORS_TERRITOIRE[0], NON_RENSEIGNEE[0]) and value == zero:
                         continue
-                    row(value, commune=insee, d1=dims[0], c1=cats[0],
+                    row(
+                        value,
+                        commune=insee,
+                        d1=dims[0],
+                        c1=cats[0],
                         d2=dims[1] if len(dims) > 1 else None,
-                        c2=cats[1] if len(cats) > 1 else None)
+                        c2=cats[1] if len(cats) > 1 else None,
+                    )
     return pd.DataFrame(rows)
 
 
-def indicator_values(units: pd.DataFrame, structure: str, year: int,
-                     territory: list[tuple[str, str]]) -> pd.DataFrame:
+def indicator_values(
+    units: pd.DataFrame, structure: str, year: int, territory: list[tuple[str, str]]
+) -> pd.DataFrame:
     """All figures of a partition from its units."""
     by_indicator = dict(tuple(units.groupby("indicator", sort=False)))
     frames = []
@@ -315,6 +376,7 @@ def indicator_values(units: pd.DataFrame, structure: str, year: int,
 
 
 # --- trends ------------------------------------------------------------------------------------
+
 
 def trends(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     """indicators.md, *Trends*: rows of Y whose same row exists for Y-1 with a non-zero value."""

@@ -90,8 +90,7 @@ class ExportSpec:
         return next(c for c in self.columns if c.name == name)
 
 
-KINDS = ("id", "young_id", "text", "date", "code", "yesno", "amount", "insee", "personal",
-         "label")
+KINDS = ("id", "young_id", "text", "date", "code", "yesno", "amount", "insee", "personal", "label")
 _COLUMN = "une colonne {header, kind, …} est attendue"
 
 
@@ -108,26 +107,33 @@ def export_specs(config_dir: Path = CONFIG_DIR) -> dict[str, ExportSpec]:
             if kind.value not in KINDS:
                 kind.fail(f"un genre parmi {', '.join(KINDS)} est attendu")
             required, aliases, codes, as_typed, missing = (
-                c.get(k) for k in ("required", "aliases", "codes", "as_typed",
-                                   "unknown_is_missing"))
-            cols.append(ColumnSpec(
-                name=col,
-                header=c.key("header", "l'en-tête de la colonne (un texte) est attendu").text(),
-                kind=kind.text(),
-                required=required.flag() if required else False,
-                aliases=aliases.labels("une liste d'en-têtes est attendue") if aliases else (),
-                codes=codes.text("le nom d'une liste de config/codes.yaml est attendu")
-                if codes else None,
-                as_typed=as_typed.flag() if as_typed else False,
-                unknown_is_missing=missing.flag() if missing else False,
-            ))
+                c.get(k) for k in ("required", "aliases", "codes", "as_typed", "unknown_is_missing")
+            )
+            cols.append(
+                ColumnSpec(
+                    name=col,
+                    header=c.key("header", "l'en-tête de la colonne (un texte) est attendu").text(),
+                    kind=kind.text(),
+                    required=required.flag() if required else False,
+                    aliases=aliases.labels("une liste d'en-têtes est attendue") if aliases else (),
+                    codes=codes.text("le nom d'une liste de config/codes.yaml est attendu")
+                    if codes
+                    else None,
+                    as_typed=as_typed.flag() if as_typed else False,
+                    unknown_is_missing=missing.flag() if missing else False,
+                )
+            )
         label, own = body.get("label"), body.get("own_id")
         own_id: tuple[str, ...] = ()
         if own is not None:
-            own_id = ((own.text(),) if isinstance(own.value, str)
-                      else own.labels("un nom de colonne ou une liste de noms est attendu"))
-        specs[name] = ExportSpec(name=name, label=label.text() if label else name,
-                                 columns=tuple(cols), own_id=own_id)
+            own_id = (
+                (own.text(),)
+                if isinstance(own.value, str)
+                else own.labels("un nom de colonne ou une liste de noms est attendu")
+            )
+        specs[name] = ExportSpec(
+            name=name, label=label.text() if label else name, columns=tuple(cols), own_id=own_id
+        )
     return specs
 
 
@@ -175,10 +181,13 @@ class Codes:
 
 
 # keys of codes.yaml that are not code lists, and the list their values must belong to
-_FLAG_LISTS = {"interview_contact_types": "event_type", "event_status_contact": "event_status",
-               "situation_state_not_counted": "situation_state",
-               "situation_category_not_counted": "situation_category",
-               "aid_status_granted": "aid_status"}
+_FLAG_LISTS = {
+    "interview_contact_types": "event_type",
+    "event_status_contact": "event_status",
+    "situation_state_not_counted": "situation_state",
+    "situation_category_not_counted": "situation_category",
+    "aid_status_granted": "aid_status",
+}
 _CATEGORIES = "une liste de catégories de la liste {} est attendue"
 
 
@@ -195,15 +204,16 @@ def _natures(node: Node) -> dict[str, dict[str, Nature] | None]:
             detail, pec = n.get("detail"), n.get("pec")
             natures[name] = Nature(
                 values=n.key("values", "une liste de libellés est attendue").labels(),
-                detail=detail.text() if detail else None, pec=pec.flag() if pec else False)
+                detail=detail.text() if detail else None,
+                pec=pec.flag() if pec else False,
+            )
         out[category] = natures
     return out
 
 
 def _rewrites(node: Node) -> dict[str, Rewrite]:
     out = {}
-    expected = ("une table {category, nature} ou {category_by_nature, otherwise} "
-                "est attendue")
+    expected = "une table {category, nature} ou {category_by_nature, otherwise} est attendue"
     for category, body in node.items():
         parts = {k: v.text() for k, v in body.items(expected)}
         unknown = set(parts) - {"category", "nature", "category_by_nature", "otherwise"}
@@ -230,25 +240,33 @@ def codes(config_dir: Path = CONFIG_DIR) -> Codes:
         elif name.endswith("_open"):
             node.flag()
         else:
-            lists[name] = {category: spellings.labels()
-                           for category, spellings in node.items(
-                               "une table catégorie -> libellés acceptés est attendue")}
+            lists[name] = {
+                category: spellings.labels()
+                for category, spellings in node.items(
+                    "une table catégorie -> libellés acceptés est attendue"
+                )
+            }
     for name, of_list in _FLAG_LISTS.items():
         node = doc.key(name, _CATEGORIES.format(of_list))
         for value, entry in zip(flags[name], node.entries(), strict=True):
             if value not in lists.get(of_list, {}):
                 entry.fail(f"une catégorie de la liste {of_list} est attendue")
     natures = _natures(doc.key("situation_nature", "une table catégorie -> natures est attendue"))
-    rewrites = _rewrites(doc.key("situation_category_rewrite",
-                                 "une table catégorie -> réécriture est attendue"))
+    rewrites = _rewrites(
+        doc.key("situation_category_rewrite", "une table catégorie -> réécriture est attendue")
+    )
     rewrites_node = doc.key("situation_category_rewrite", "")
     for source, rewrite in rewrites.items():
         target = rewrite.category or rewrite.category_by_nature
         natures_of = natures.get(str(target))
-        if target not in natures or (rewrite.category_by_nature and natures_of is None) or (
-                rewrite.nature is not None and rewrite.nature not in (natures_of or {})):
+        if (
+            target not in natures
+            or (rewrite.category_by_nature and natures_of is None)
+            or (rewrite.nature is not None and rewrite.nature not in (natures_of or {}))
+        ):
             rewrites_node.mapping()[source].fail(
-                "une catégorie de situation_nature (et l'une de ses natures) est attendue")
+                "une catégorie de situation_nature (et l'une de ses natures) est attendue"
+            )
     patterns = doc.get("code_patterns")
     return Codes(
         lists=lists,
@@ -259,10 +277,17 @@ def codes(config_dir: Path = CONFIG_DIR) -> Codes:
         situation_state_not_counted=flags["situation_state_not_counted"],
         situation_category_not_counted=flags["situation_category_not_counted"],
         aid_status_granted=flags["aid_status_granted"],
-        open_lists=frozenset(name.removesuffix("_open") for name, node in doc.items()
-                             if name.endswith("_open") and node.flag()),
-        code_patterns={k: v.strict_text("une expression régulière (texte) est attendue")
-                       for k, v in patterns.items()} if patterns else {},
+        open_lists=frozenset(
+            name.removesuffix("_open")
+            for name, node in doc.items()
+            if name.endswith("_open") and node.flag()
+        ),
+        code_patterns={
+            k: v.strict_text("une expression régulière (texte) est attendue")
+            for k, v in patterns.items()
+        }
+        if patterns
+        else {},
     )
 
 
@@ -299,9 +324,12 @@ class ReportLayout:
 
 
 # each table block's settings that must be there (the others are optional)
-_BLOCK_KEYS = {"communes": ("title", "columns"), "breakdown": ("title", "indicator", "dimension"),
-               "grid": ("title", "indicator", "rows", "columns"),
-               "commune_grid": ("title", "indicator", "dimension")}
+_BLOCK_KEYS = {
+    "communes": ("title", "columns"),
+    "breakdown": ("title", "indicator", "dimension"),
+    "grid": ("title", "indicator", "rows", "columns"),
+    "commune_grid": ("title", "indicator", "dimension"),
+}
 _CHARTS = ("bar", "col", "stacked", "pie")
 
 
@@ -311,7 +339,7 @@ def _report_block(node: Node) -> ReportBlock:
     entries = node.mapping(expected)
     if len(entries) != 1 or next(iter(entries)) not in ("text", *_BLOCK_KEYS):
         node.fail(expected)
-    (kind, body), = entries.items()
+    ((kind, body),) = entries.items()
     if kind == "text":
         return ReportBlock(kind, body.strict_text("une phrase (texte) est attendue"))
     settings = body.mapping(f"une table des réglages du bloc {kind} est attendue")
@@ -319,8 +347,9 @@ def _report_block(node: Node) -> ReportBlock:
         body.key(key, f"un réglage {key} est attendu")
     settings["title"].strict_text("un titre (texte) est attendu")
     if (chart := body.get("chart")) is not None:
-        chart_kind = chart.key("kind", f"un genre de graphique parmi {', '.join(_CHARTS)} est "
-                                       "attendu")
+        chart_kind = chart.key(
+            "kind", f"un genre de graphique parmi {', '.join(_CHARTS)} est attendu"
+        )
         if chart_kind.value not in _CHARTS:
             chart_kind.fail(f"un genre de graphique parmi {', '.join(_CHARTS)} est attendu")
         chart.key("title", "un titre (texte) est attendu").strict_text()
@@ -340,23 +369,32 @@ def report_layout(config_dir: Path = CONFIG_DIR) -> ReportLayout:
     headers = doc.get("dimension_headers")
     sections = []
     for section in doc.key("sections", "une liste de sections est attendue").entries(
-            "une liste de sections est attendue"):
+        "une liste de sections est attendue"
+    ):
         section.mapping("une section {name, blocks} est attendue")
         blocks = section.get("blocks")
-        sections.append(ReportSection(
-            name=section.key("name", "le nom de la section (texte) est attendu").strict_text(),
-            blocks=tuple(_report_block(b) for b in blocks.entries(
-                "une liste de blocs est attendue")) if blocks else ()))
+        sections.append(
+            ReportSection(
+                name=section.key("name", "le nom de la section (texte) est attendu").strict_text(),
+                blocks=tuple(
+                    _report_block(b) for b in blocks.entries("une liste de blocs est attendue")
+                )
+                if blocks
+                else (),
+            )
+        )
     return ReportLayout(
         title=doc.key("title", TEXT).strict_text(),
         published_suffix=doc.key("published_suffix", TEXT).strict_text(),
         mask_note=doc.key("mask_note", TEXT).strict_text(),
         zero_mark=doc.key("zero_mark", TEXT).strict_text(),
-        amounts_follow_counts={k: v.labels("une liste de codes d'indicateurs est attendue")
-                               for k, v in follow.items()} if follow else {},
+        amounts_follow_counts={
+            k: v.labels("une liste de codes d'indicateurs est attendue") for k, v in follow.items()
+        }
+        if follow
+        else {},
         sections=tuple(sections),
-        dimension_headers={str(k): v.strict_text() for k, v in headers.items()}
-        if headers else {},
+        dimension_headers={str(k): v.strict_text() for k, v in headers.items()} if headers else {},
     )
 
 
@@ -366,7 +404,8 @@ def celery_settings(path: Path) -> dict[str, Any]:
     file is refused naming its key. Dagster's executor takes the rest as written."""
     doc = read_yaml(path)
     settings = doc.key("execution", "une table {config: …} est attendue").key(
-        "config", "une table {broker, backend, config_source} est attendue")
+        "config", "une table {broker, backend, config_source} est attendue"
+    )
     entries = settings.mapping("une table {broker, backend, config_source} est attendue")
     for key in ("broker", "backend"):
         if key in entries:
@@ -432,8 +471,12 @@ def load_structure(structure_dir: Path) -> Structure:
     synthetic = raw.get("synthetic", False)
     if not isinstance(synthetic, bool):
         raise StructureConfigError(f"{path}: `synthetic` is true or false ({synthetic!r})")
-    return Structure(code=structure_dir.name, name=str(raw["name"]), territory=tuple(communes),
-                     synthetic=synthetic)
+    return Structure(
+        code=structure_dir.name,
+        name=str(raw["name"]),
+        territory=tuple(communes),
+        synthetic=synthetic,
+    )
 
 
 def normalise_insee(value: object) -> str:

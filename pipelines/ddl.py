@@ -29,8 +29,13 @@ _LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of "canceling statement due to lock ti
 # table of conflicting lock modes); None: every mode.
 _CONFLICTING_MODES: dict[str, set[str] | None] = {
     "AccessExclusiveLock": None,
-    "ShareLock": {"RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareRowExclusiveLock",
-                  "ExclusiveLock", "AccessExclusiveLock"},
+    "ShareLock": {
+        "RowExclusiveLock",
+        "ShareUpdateExclusiveLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    },
 }
 _REPLACEABLE = re.compile(r"CREATE\s+OR\s+REPLACE\s+(VIEW|FUNCTION)\s+([\w.]+)", re.IGNORECASE)
 _FINGERPRINT = "Observatoire : créé par le pipeline, empreinte {}/{}"
@@ -48,8 +53,10 @@ def lock_timeout() -> str:
     if not value:
         return DEFAULT_LOCK_TIMEOUT
     if not _LOCK_TIMEOUT_FORMAT.fullmatch(value):
-        raise ValueError(f"{LOCK_TIMEOUT_VARIABLE}={value!r} : durée attendue, par exemple "
-                         f"30s, 500ms ou 2min (0 : attendre sans fin)")
+        raise ValueError(
+            f"{LOCK_TIMEOUT_VARIABLE}={value!r} : durée attendue, par exemple "
+            f"30s, 500ms ou 2min (0 : attendre sans fin)"
+        )
     return value
 
 
@@ -61,8 +68,9 @@ def limit_lock_wait(conn: Connection) -> None:
 
 
 @contextmanager
-def waiting_for_lock(conn: Connection, what: str, relation: str | None = None,
-                     mode: str = "AccessExclusiveLock") -> Iterator[None]:
+def waiting_for_lock(
+    conn: Connection, what: str, relation: str | None = None, mode: str = "AccessExclusiveLock"
+) -> Iterator[None]:
     """Turn PostgreSQL's lock timeout inside the block into a `LockWaitTimeout` saying what
     waited (`what`, in French) and which sessions hold the lock: those holding a mode that
     conflicts with `mode` on `relation` (schema.name), or any lock in the database when the
@@ -74,47 +82,61 @@ def waiting_for_lock(conn: Connection, what: str, relation: str | None = None,
         if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
             raise
         own = driver_connection(conn).info.backend_pid
-        message = lock_wait_message(conn.engine, what, time.monotonic() - started, own,
-                                    relation, mode)
+        message = lock_wait_message(
+            conn.engine, what, time.monotonic() - started, own, relation, mode
+        )
         raise LockWaitTimeout(message) from exc
 
 
-def lock_wait_message(engine: Engine, what: str, waited: float, own_pid: int,
-                      relation: str | None = None, mode: str = "AccessExclusiveLock") -> str:
+def lock_wait_message(
+    engine: Engine,
+    what: str,
+    waited: float,
+    own_pid: int,
+    relation: str | None = None,
+    mode: str = "AccessExclusiveLock",
+) -> str:
     """« L'entrepôt PostgreSQL a attendu 30 s un verrou sur <what>, tenu par la session … »,
     from pg_locks and pg_stat_activity read on a new connection (the waiting transaction
     has failed)."""
     conflicting = _CONFLICTING_MODES.get(mode)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT l.pid, l.mode, a.usename, a.application_name, a.state, a.xact_start "
-            "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid() "
-            "AND l.pid <> :own AND l.database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND (CAST(:relation AS text) IS NULL OR l.relation = to_regclass(:relation)) "
-            "ORDER BY a.xact_start NULLS LAST, l.pid"),
-            {"own": own_pid, "relation": relation}).all()
+        rows = conn.execute(
+            sa.text(
+                "SELECT l.pid, l.mode, a.usename, a.application_name, a.state, a.xact_start "
+                "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid() "
+                "AND l.pid <> :own AND l.database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND (CAST(:relation AS text) IS NULL OR l.relation = to_regclass(:relation)) "
+                "ORDER BY a.xact_start NULLS LAST, l.pid"
+            ),
+            {"own": own_pid, "relation": relation},
+        ).all()
     holders: dict[int, str] = {}
     for pid, held, user, application, state, since in rows:
-        if (relation is None or conflicting is None or held in conflicting) \
-                and pid not in holders:
+        if (relation is None or conflicting is None or held in conflicting) and pid not in holders:
             holders[pid] = _session(pid, user, application, state, since)
     head = f"L'entrepôt PostgreSQL a attendu {waited:.0f} s un verrou sur {what}"
-    limit = (f"(délai : {LOCK_TIMEOUT_VARIABLE}={lock_timeout()}, voir docs/operations.md, "
-             f"« PostgreSQL »)")
+    limit = (
+        f"(délai : {LOCK_TIMEOUT_VARIABLE}={lock_timeout()}, voir docs/operations.md, "
+        f"« PostgreSQL »)"
+    )
     if not holders:
         return f"{head} ; la session qui le tenait l'a rendu depuis : relancez {limit}."
     shown = list(holders.items())[:5]
     sessions = " ; ".join(text for _, text in shown)
     terminate = " ; ".join(f"SELECT pg_terminate_backend({pid})" for pid, _ in shown)
-    return (f"{head}, tenu par {sessions} : demandez-lui de fermer sa transaction (COMMIT ou "
-            f"ROLLBACK), ou terminez la session (administrateur) avec {terminate} ; "
-            f"puis relancez {limit}.")
+    return (
+        f"{head}, tenu par {sessions} : demandez-lui de fermer sa transaction (COMMIT ou "
+        f"ROLLBACK), ou terminez la session (administrateur) avec {terminate} ; "
+        f"puis relancez {limit}."
+    )
 
 
-def _session(pid: int, user: str | None, application: str | None, state: str | None,
-             since: object) -> str:
+def _session(
+    pid: int, user: str | None, application: str | None, state: str | None, since: object
+) -> str:
     details = [f"utilisateur {user or 'inconnu'}"]
     if application:
         details.append(f"application {application}")
@@ -154,8 +176,11 @@ def replace_changed(conn: Connection, statements: list[str]) -> list[str]:
         if comment is not None and comment == _fingerprint(statement, definition):
             continue
         label = "la vue" if kind == "VIEW" else "la fonction"
-        with waiting_for_lock(conn, f"{label} {qualified} (à recréer : sa définition a changé)",
-                              relation=qualified if kind == "VIEW" else None):
+        with waiting_for_lock(
+            conn,
+            f"{label} {qualified} (à recréer : sa définition a changé)",
+            relation=qualified if kind == "VIEW" else None,
+        ):
             conn.execute(sa.text(statement))
         replaced.append((kind, qualified, statement))
     if replaced:
@@ -169,6 +194,7 @@ def replace_changed(conn: Connection, statements: list[str]) -> list[str]:
 def _fingerprint(statement: str, definition: str) -> str:
     def digest(text: str) -> str:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
     return _FINGERPRINT.format(digest(statement), digest(definition))
 
 
@@ -176,22 +202,28 @@ def _replaceable_state(conn: Connection) -> dict[str, tuple[str | None, str]]:
     """Views (and on PostgreSQL functions) as they are: qualified name -> (comment,
     definition as the database writes it back)."""
     if conn.dialect.name == "postgresql":
-        sql = ("SELECT n.nspname || '.' || c.relname, obj_description(c.oid, 'pg_class'), "
-               "pg_get_viewdef(c.oid) FROM pg_class c "
-               "JOIN pg_namespace n ON n.oid = c.relnamespace "
-               "WHERE c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-               "UNION ALL "
-               "SELECT n.nspname || '.' || p.proname, obj_description(p.oid, 'pg_proc'), "
-               "pg_get_functiondef(p.oid) FROM pg_proc p "
-               "JOIN pg_namespace n ON n.oid = p.pronamespace "
-               "WHERE p.prokind = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')")
+        sql = (
+            "SELECT n.nspname || '.' || c.relname, obj_description(c.oid, 'pg_class'), "
+            "pg_get_viewdef(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "UNION ALL "
+            "SELECT n.nspname || '.' || p.proname, obj_description(p.oid, 'pg_proc'), "
+            "pg_get_functiondef(p.oid) FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE p.prokind = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        )
     else:
-        sql = ("SELECT schema_name || '.' || view_name, comment, sql FROM duckdb_views() "
-               "WHERE NOT internal AND database_name = current_database()")
+        sql = (
+            "SELECT schema_name || '.' || view_name, comment, sql FROM duckdb_views() "
+            "WHERE NOT internal AND database_name = current_database()"
+        )
     # reading a view's definition waits for another worker replacing it
     with waiting_for_lock(conn, "le catalogue des vues (lecture des définitions)"):
-        return {name: (comment, definition or "")
-                for name, comment, definition in conn.execute(sa.text(sql))}
+        return {
+            name: (comment, definition or "")
+            for name, comment, definition in conn.execute(sa.text(sql))
+        }
 
 
 def driver_connection(conn: Connection) -> Any:

@@ -16,19 +16,21 @@ from pipelines.sensors import drop_zone_sensor
 check_configuration()
 
 defs = dg.Definitions(
-    assets=with_table_metadata([
-        raw.raw_exports,
-        staging.staging_exports,
-        conformed.conformed_tables,
-        marts.indicator_catalogue,
-        marts.indicator_units,
-        marts.indicator_values_asset,
-        marts.indicator_trends,
-        publication.data_dictionary,
-        publication.published_warehouse,
-        report.report,
-        anomalies.anomalies_workbook,
-    ]),
+    assets=with_table_metadata(
+        [
+            raw.raw_exports,
+            staging.staging_exports,
+            conformed.conformed_tables,
+            marts.indicator_catalogue,
+            marts.indicator_units,
+            marts.indicator_values_asset,
+            marts.indicator_trends,
+            publication.data_dictionary,
+            publication.published_warehouse,
+            report.report,
+            anomalies.anomalies_workbook,
+        ]
+    ),
     jobs=[ingest_job, catalogue_job],
     sensors=[drop_zone_sensor],
     schedules=[nightly_refresh],

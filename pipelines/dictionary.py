@@ -23,10 +23,12 @@ from pipelines.config_files import TEXT, Node, read_yaml
 from pipelines.warehouse import Warehouse
 
 DOC_PATH = PROJECT_ROOT / "docs" / "data-dictionary.md"
-LAYERS = {None: "Tables du contrat (schéma par défaut : main / public)",
-          t.MARTS: "marts : le détail derrière les chiffres",
-          t.CONFORMED: "conformed : tables propres et typées",
-          t.STAGING: "staging : les exports tels que lus"}
+LAYERS = {
+    None: "Tables du contrat (schéma par défaut : main / public)",
+    t.MARTS: "marts : le détail derrière les chiffres",
+    t.CONFORMED: "conformed : tables propres et typées",
+    t.STAGING: "staging : les exports tels que lus",
+}
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,14 @@ _MEANING = "une table {meaning, example} est attendue"
 
 def _meanings_of(node: Node | None) -> dict[str, Meaning]:
     out = {}
-    for name, entry in node.items("une table colonne -> {meaning, example} est attendue") \
-            if node else []:
+    for name, entry in (
+        node.items("une table colonne -> {meaning, example} est attendue") if node else []
+    ):
         example = entry.mapping(_MEANING).get("example")
-        out[name] = Meaning(entry.key("meaning", "le sens de la colonne (texte) est attendu")
-                            .strict_text(), example.text() if example else None)
+        out[name] = Meaning(
+            entry.key("meaning", "le sens de la colonne (texte) est attendu").strict_text(),
+            example.text() if example else None,
+        )
     return out
 
 
@@ -83,18 +88,21 @@ def meanings(config_dir: Path = CONFIG_DIR) -> Meanings:
     for name, node in dims.items() if dims else []:
         if isinstance(node.value, dict):
             example = node.get("example")
-            dimensions[name] = Meaning(node.key("label", TEXT).strict_text(),
-                                       example.text() if example else None)
+            dimensions[name] = Meaning(
+                node.key("label", TEXT).strict_text(), example.text() if example else None
+            )
         else:
-            dimensions[name] = Meaning(node.strict_text("un libellé ou une table {label, "
-                                                        "example} est attendu"))
+            dimensions[name] = Meaning(
+                node.strict_text("un libellé ou une table {label, example} est attendu")
+            )
     return Meanings(
-        tables={name: node.strict_text() for name, node in doc.key(
-            "tables", "une table nom -> description est attendue").items()},
+        tables={
+            name: node.strict_text()
+            for name, node in doc.key("tables", "une table nom -> description est attendue").items()
+        },
         columns=_meanings_of(doc.get("columns")),
         table_columns=_meanings_of(doc.get("table_columns")),
-        staging_examples={name: node.text() for name, node in examples.items()}
-        if examples else {},
+        staging_examples={name: node.text() for name, node in examples.items()} if examples else {},
         dimensions=dimensions,
     )
 
@@ -104,9 +112,14 @@ def tables() -> list[sa.Table]:
     them."""
     order = list(meanings().tables)
     rank = {schema: i for i, schema in enumerate(LAYERS)}
-    return sorted(t.metadata.sorted_tables, key=lambda tb: (
-        rank.get(tb.schema, len(rank)),
-        order.index(tb.fullname) if tb.fullname in order else len(order), tb.fullname))
+    return sorted(
+        t.metadata.sorted_tables,
+        key=lambda tb: (
+            rank.get(tb.schema, len(rank)),
+            order.index(tb.fullname) if tb.fullname in order else len(order),
+            tb.fullname,
+        ),
+    )
 
 
 def data_type(column: sa.Column) -> str:
@@ -124,19 +137,28 @@ def describe(table: sa.Table, column: sa.Column) -> tuple[str, str | None] | Non
         spec = export_specs()[table.name]
         col = next((c for c in spec.columns if c.name == column.name), None)
         if col is not None:
-            how = ("remplacé par son pseudonyme (HMAC-SHA256)" if col.kind == "young_id"
-                   else "tel que saisi (texte)")
-            return (f"Colonne « {col.header} » de l'export {spec.label}, {how}.",
-                    cfg.staging_examples.get(column.name))
+            how = (
+                "remplacé par son pseudonyme (HMAC-SHA256)"
+                if col.kind == "young_id"
+                else "tel que saisi (texte)"
+            )
+            return (
+                f"Colonne « {col.header} » de l'export {spec.label}, {how}.",
+                cfg.staging_examples.get(column.name),
+            )
     if table is t.indicator_units and column.name in t.DIMENSIONS:
         dimension = cfg.dimensions.get(column.name)
         if dimension:
             label = dimension.meaning
             categories = catalogue().dimensions.get(column.name)
-            example = categories[0] if isinstance(categories, list) and categories \
-                else dimension.example
-            return (f"Catégorie de l'unité pour la dimension {column.name} ({label}) ; vide "
-                    f"quand l'indicateur ne ventile pas par cette dimension.", example)
+            example = (
+                categories[0] if isinstance(categories, list) and categories else dimension.example
+            )
+            return (
+                f"Catégorie de l'unité pour la dimension {column.name} ({label}) ; vide "
+                f"quand l'indicateur ne ventile pas par cette dimension.",
+                example,
+            )
     shared = cfg.columns.get(column.name)
     if shared:
         return shared.meaning, shared.example
@@ -146,8 +168,7 @@ def describe(table: sa.Table, column: sa.Column) -> tuple[str, str | None] | Non
 def entries() -> list[Entry]:
     """The dictionary's rows; raises UndocumentedError naming every table or column that
     config/dictionary.yaml does not document."""
-    missing = [f"table {tb.fullname}" for tb in tables()
-               if tb.fullname not in meanings().tables]
+    missing = [f"table {tb.fullname}" for tb in tables() if tb.fullname not in meanings().tables]
     rows = []
     for table in tables():
         for position, column in enumerate(table.columns, start=1):
@@ -155,12 +176,21 @@ def entries() -> list[Entry]:
             if found is None:
                 missing.append(f"{table.fullname}.{column.name}")
                 continue
-            rows.append(Entry(table.fullname, position, column.name, data_type(column),
-                              bool(column.nullable), *found))
+            rows.append(
+                Entry(
+                    table.fullname,
+                    position,
+                    column.name,
+                    data_type(column),
+                    bool(column.nullable),
+                    *found,
+                )
+            )
     if missing:
-        raise UndocumentedError("sans description dans config/dictionary.yaml (ajoutez-y "
-                                "leur sens, puis lancez `python -m pipelines.dictionary`) : "
-                                + ", ".join(missing))
+        raise UndocumentedError(
+            "sans description dans config/dictionary.yaml (ajoutez-y "
+            "leur sens, puis lancez `python -m pipelines.dictionary`) : " + ", ".join(missing)
+        )
     return rows
 
 
@@ -215,14 +245,21 @@ def render_markdown() -> str:
         lines += [f"- [`{n}`](#{n.replace('.', '')}) : {described[n]}" for n in names]
         lines.append("")
         for name in names:
-            lines += [f"### {name}", "", described[name], "",
-                      "| colonne | type | vide possible | sens | exemple |",
-                      "|---|---|---|---|---|"]
+            lines += [
+                f"### {name}",
+                "",
+                described[name],
+                "",
+                "| colonne | type | vide possible | sens | exemple |",
+                "|---|---|---|---|---|",
+            ]
             for e in by_table[name]:
                 example = f"`{_cell(e.example)}`" if e.example else ""
-                lines.append(f"| `{e.column_name}` | {e.data_type} | "
-                             f"{'oui' if e.nullable else 'non'} | {_cell(e.meaning)} | "
-                             f"{example} |")
+                lines.append(
+                    f"| `{e.column_name}` | {e.data_type} | "
+                    f"{'oui' if e.nullable else 'non'} | {_cell(e.meaning)} | "
+                    f"{example} |"
+                )
             lines.append("")
     return "\n".join(lines)
 

@@ -76,8 +76,9 @@ defs = _definitions()
 def reconstructable_job(job_name: str) -> ReconstructableJob:
     """A job of this location as the workers rebuild it: by importing this module (the
     pointer `dagster job execute -m pipelines.distributed -j JOB` makes)."""
-    repository = ReconstructableRepository.for_module(__name__, "defs",
-                                                      working_directory=str(PROJECT_ROOT))
+    repository = ReconstructableRepository.for_module(
+        __name__, "defs", working_directory=str(PROJECT_ROOT)
+    )
     return repository.get_reconstructable_job(job_name)
 
 
@@ -106,25 +107,37 @@ def setup_problems(instance: dg.DagsterInstance, url: str | None) -> list[str]:
 
     problems = []
     if instance.is_ephemeral or "Postgres" not in type(instance.run_storage).__name__:
-        problems.append("l'instance Dagster doit être en PostgreSQL (les workers y écrivent "
-                        "les événements des étapes) : DAGSTER_HOME doit désigner un dossier "
-                        "contenant deploy/celery/dagster.yaml, et pas --no-history")
+        problems.append(
+            "l'instance Dagster doit être en PostgreSQL (les workers y écrivent "
+            "les événements des étapes) : DAGSTER_HOME doit désigner un dossier "
+            "contenant deploy/celery/dagster.yaml, et pas --no-history"
+        )
     if sa.make_url(resolve_url(url)).get_backend_name() != "postgresql":
-        problems.append("l'entrepôt doit être en PostgreSQL (--warehouse ou WAREHOUSE_URL) : "
-                        "un fichier DuckDB n'a qu'un écrivain, sur une seule machine")
+        problems.append(
+            "l'entrepôt doit être en PostgreSQL (--warehouse ou WAREHOUSE_URL) : "
+            "un fichier DuckDB n'a qu'un écrivain, sur une seule machine"
+        )
     broker = maybe_sanitize_url(str(executor_config().get("broker")))
     try:
         if not answering_workers():
-            problems.append(f"aucun worker Celery ne répond sur {broker} : démarrez-en avec "
-                            f"scripts/celery-worker.sh NOM (docs/scaling.md)")
+            problems.append(
+                f"aucun worker Celery ne répond sur {broker} : démarrez-en avec "
+                f"scripts/celery-worker.sh NOM (docs/scaling.md)"
+            )
     except Exception as exc:  # kombu's errors for a broker out of reach vary by transport
-        problems.append(f"le broker Celery {broker} est injoignable ({exc}) : démarrez "
-                        f"RabbitMQ, ou corrigez {config_path()} / {BROKER_VARIABLE}")
+        problems.append(
+            f"le broker Celery {broker} est injoignable ({exc}) : démarrez "
+            f"RabbitMQ, ou corrigez {config_path()} / {BROKER_VARIABLE}"
+        )
     return problems
 
 
-def _run_config(raw_dir: Path | None, url: str | None, run_date: str | None,
-                new_key_structures: list[str] | None) -> dict[str, Any]:
+def _run_config(
+    raw_dir: Path | None,
+    url: str | None,
+    run_date: str | None,
+    new_key_structures: list[str] | None,
+) -> dict[str, Any]:
     """What the steps need from the launching side, in the run's config (so the UI shows
     it): the warehouse, the drop zone, the day of the run. Unset values fall back on the
     workers' environment (WAREHOUSE_URL, OBSERVATOIRE_RAW_DIR)."""
@@ -176,18 +189,24 @@ def run_on_celery(
     the partition). Blocks: one run at a time per process (Dagster's run set-up is not
     thread-safe: two runs in two threads of one process deadlock in its logging set-up)."""
     if instance.is_ephemeral:
-        raise ValueError("les workers Celery écrivent les événements du run dans l'instance "
-                         "Dagster : il faut une instance persistante en PostgreSQL "
-                         "(DAGSTER_HOME, voir deploy/celery/dagster.yaml)")
+        raise ValueError(
+            "les workers Celery écrivent les événements du run dans l'instance "
+            "Dagster : il faut une instance persistante en PostgreSQL "
+            "(DAGSTER_HOME, voir deploy/celery/dagster.yaml)"
+        )
     # the process that runs the run is this one (the workers run its steps): a later run
     # finding it dead marks the run failed (pipelines/recovery.py)
     run_tags = {**(tags or {}), PROCESS_TAG: this_process()}
     if partition is not None:
         register_partitions(instance, [partition])
         run_tags.update(partitions_def.get_tags_for_partition_key(str(partition_key(*partition))))
-    result = dg.execute_job(reconstructable_job(job_name), instance,
-                            run_config=_run_config(raw_dir, url, run_date, new_key_structures),
-                            tags=run_tags, asset_selection=asset_selection)
+    result = dg.execute_job(
+        reconstructable_job(job_name),
+        instance,
+        run_config=_run_config(raw_dir, url, run_date, new_key_structures),
+        tags=run_tags,
+        asset_selection=asset_selection,
+    )
     if result.success:
         return True, result.run_id, None
     where = f"{partition[0]} {partition[1]}" if partition else job_name
@@ -210,9 +229,17 @@ def run_partition_on_celery(
     """A partition's run (`integrer_partition` unless told, every partitioned asset unless
     `asset_selection`) on the Celery workers: (success, run id, error naming the
     partition)."""
-    return run_on_celery(job_name, (structure, year), instance=instance, raw_dir=raw_dir,
-                         url=url, run_date=run_date, asset_selection=asset_selection,
-                         tags=tags, new_key_structures=new_key_structures)
+    return run_on_celery(
+        job_name,
+        (structure, year),
+        instance=instance,
+        raw_dir=raw_dir,
+        url=url,
+        run_date=run_date,
+        asset_selection=asset_selection,
+        tags=tags,
+        new_key_structures=new_key_structures,
+    )
 
 
 def run_catalogue_on_celery(
@@ -224,8 +251,15 @@ def run_catalogue_on_celery(
     tags: dict[str, str] | None = None,
 ) -> tuple[bool, str, str | None]:
     """`publier_catalogue` (the indicator catalogue, the data dictionary) on the workers."""
-    return run_on_celery(CATALOGUE_JOB, None, instance=instance, raw_dir=raw_dir, url=url,
-                         run_date=run_date, tags=tags)
+    return run_on_celery(
+        CATALOGUE_JOB,
+        None,
+        instance=instance,
+        raw_dir=raw_dir,
+        url=url,
+        run_date=run_date,
+        tags=tags,
+    )
 
 
 def write_worker_config(folder: Path) -> Path:

@@ -74,16 +74,19 @@ def link_problem(entry: Path, raw_root: Path) -> str | None:
     try:
         target = entry.resolve(strict=True)
     except (OSError, RuntimeError):  # dangling, or a loop
-        return ("lien symbolique cassé (sa cible n'existe pas) : remplacez-le par le fichier "
-                "lui-même, ou supprimez-le")
+        return (
+            "lien symbolique cassé (sa cible n'existe pas) : remplacez-le par le fichier "
+            "lui-même, ou supprimez-le"
+        )
     if not _inside(target, raw_root.resolve()):
-        return ("lien symbolique vers un emplacement hors de raw/ : il n'est pas suivi ; "
-                "copiez le fichier lui-même dans le dossier, ou supprimez le lien")
+        return (
+            "lien symbolique vers un emplacement hors de raw/ : il n'est pas suivi ; "
+            "copiez le fichier lui-même dans le dossier, ou supprimez le lien"
+        )
     return None
 
 
-def list_export_files(year_dir: Path, raw_root: Path | None = None
-                      ) -> tuple[list[Path], list[str]]:
+def list_export_files(year_dir: Path, raw_root: Path | None = None) -> tuple[list[Path], list[str]]:
     """Files to read in `raw/<S>/<Y>/` (xlsx, xlsm, xls, csv; sorted by name) and warnings
     for the entries skipped (other extensions, Excel `~$` lock files, hidden files,
     sub-folders, FIFOs, sockets and devices, symbolic links leading out of `raw_root`,
@@ -118,8 +121,9 @@ def list_export_files(year_dir: Path, raw_root: Path | None = None
                 "ordinaires sont lus : retirez-le du dossier)"
             )
         elif stat.S_ISDIR(mode):
-            warnings.append(f"{name} : ignoré (dossier : les fichiers des sous-dossiers ne sont "
-                            "pas lus)")
+            warnings.append(
+                f"{name} : ignoré (dossier : les fichiers des sous-dossiers ne sont pas lus)"
+            )
         elif entry.suffix.lower() in EXCEL_EXTENSIONS + CSV_EXTENSIONS:
             files.append(entry)
         else:
@@ -142,16 +146,20 @@ def read_file_bytes(path: Path, file: str, raw_root: Path | None = None) -> byte
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise UnreadableFileError(
-            file, f"impossible d'ouvrir le fichier ({os_error(exc)}) : {_ACCESS}") from exc
+            file, f"impossible d'ouvrir le fichier ({os_error(exc)}) : {_ACCESS}"
+        ) from exc
     try:
         info = os.fstat(fd)
         if kind := _special_kind(info.st_mode):
             raise UnreadableFileError(
-                file, f"ce n'est pas un fichier mais {kind} : retirez-le du dossier")
+                file, f"ce n'est pas un fichier mais {kind} : retirez-le du dossier"
+            )
         if stat.S_ISDIR(info.st_mode):
             raise UnreadableFileError(
-                file, "c'est un dossier, pas un fichier : retirez-le du dossier de l'année "
-                "(les sous-dossiers ne sont pas lus)")
+                file,
+                "c'est un dossier, pas un fichier : retirez-le du dossier de l'année "
+                "(les sous-dossiers ne sont pas lus)",
+            )
         if info.st_size > MAX_FILE_BYTES:
             raise UnreadableFileError(file, too_big(info.st_size))
         chunks, total = [], 0
@@ -163,18 +171,24 @@ def read_file_bytes(path: Path, file: str, raw_root: Path | None = None) -> byte
         return b"".join(chunks)
     except OSError as exc:
         raise UnreadableFileError(
-            file, f"impossible de lire le fichier ({os_error(exc)}) : {_ACCESS}") from exc
+            file, f"impossible de lire le fichier ({os_error(exc)}) : {_ACCESS}"
+        ) from exc
     finally:
         os.close(fd)
 
 
-_ACCESS = ("vérifiez qu'il existe toujours et que le compte qui lance le pipeline a le droit "
-           "de le lire, puis relancez")
+_ACCESS = (
+    "vérifiez qu'il existe toujours et que le compte qui lance le pipeline a le droit "
+    "de le lire, puis relancez"
+)
 _OS_ERRORS = {  # the causes a drop zone meets; others keep the system's own words
-    errno.EACCES: "accès refusé", errno.EPERM: "opération non permise",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "opération non permise",
     errno.ENOENT: "fichier introuvable : déplacé ou supprimé pendant la lecture",
-    errno.EIO: "erreur d'entrée-sortie du disque", errno.ELOOP: "trop de liens symboliques",
-    errno.ENAMETOOLONG: "nom trop long", errno.ENXIO: "périphérique absent",
+    errno.EIO: "erreur d'entrée-sortie du disque",
+    errno.ELOOP: "trop de liens symboliques",
+    errno.ENAMETOOLONG: "nom trop long",
+    errno.ENXIO: "périphérique absent",
     errno.ESTALE: "partage réseau déconnecté",
 }
 
@@ -190,7 +204,9 @@ def thousands(number: float) -> str:
 
 
 def too_big(size: int) -> str:
-    return (f"le fichier fait {thousands(size / 2**20)} Mio, au-delà de la limite de "
-            f"{thousands(MAX_FILE_BYTES // 2**20)} Mio qu'un export peut occuper en mémoire : "
-            "découpez l'extraction (par exemple par semestre) en plusieurs fichiers du même "
-            "dossier, ou vérifiez que c'est bien un export i-milo")
+    return (
+        f"le fichier fait {thousands(size / 2**20)} Mio, au-delà de la limite de "
+        f"{thousands(MAX_FILE_BYTES // 2**20)} Mio qu'un export peut occuper en mémoire : "
+        "découpez l'extraction (par exemple par semestre) en plusieurs fichiers du même "
+        "dossier, ou vérifiez que c'est bien un export i-milo"
+    )

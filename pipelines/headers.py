@@ -31,8 +31,11 @@ def type_name(spec: ExportSpec) -> str:
 def _columns(headers: tuple[str, ...]) -> str:
     """Missing required columns, singular or plural."""
     quoted = ", ".join(f"« {h} »" for h in headers)
-    return f"la colonne obligatoire {quoted}" if len(headers) == 1 else \
-        f"les colonnes obligatoires {quoted}"
+    return (
+        f"la colonne obligatoire {quoted}"
+        if len(headers) == 1
+        else f"les colonnes obligatoires {quoted}"
+    )
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,9 @@ def _recognise(headers: Iterable[object]) -> _Recognition:
             f"{len(win.spec.columns)} colonnes trouvées"
         )
         if others:
-            explanation += (f" ; aurait aussi pu être {', '.join(others)}, avec moins de "
-                            "colonnes trouvées")
+            explanation += (
+                f" ; aurait aussi pu être {', '.join(others)}, avec moins de colonnes trouvées"
+            )
         return _Recognition(win.spec.name, dict(win.columns), explanation)
     nearest = min(matches, key=lambda m: (len(m.missing), -len(m.columns)))
     return _Recognition(
@@ -181,4 +185,3 @@ def where(sheet: str | None, row_number: int) -> str:
     if sheet is None:
         return f"ligne {row_number}"
     return f"feuille « {sheet} », ligne {row_number}"
-

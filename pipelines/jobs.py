@@ -22,8 +22,11 @@ STAGING_ASSETS = [*STAGING_KEYS.values(), STAGING_SHEETS]
 PUBLISHED = dg.AssetKey("published_warehouse")
 # What a change of year Y asks of year Y+1: its trends against Y, its report (which prints
 # them), then its publication.
-NEXT_YEAR_ASSETS = [dg.AssetKey("indicator_trends"), dg.AssetKey("report"),
-                    dg.AssetKey("published_warehouse")]
+NEXT_YEAR_ASSETS = [
+    dg.AssetKey("indicator_trends"),
+    dg.AssetKey("report"),
+    dg.AssetKey("published_warehouse"),
+]
 
 # What the command line materialises for each partition before its one publication at the
 # end (the publication then marks every partition it published: assets/publication.py).
@@ -35,16 +38,16 @@ ingest_job = dg.define_asset_job(
     name="integrer_partition",
     selection=PARTITIONED,
     description="Intègre une partition (une structure, une année) : lit, valide et conforme ses "
-                "exports, calcule ses indicateurs, leurs évolutions et son rapport, puis publie "
-                "l'entrepôt que lisent les analystes. C'est le job à matérialiser pour une "
-                "partition dans l'interface ; la ligne de commande lance le même.",
+    "exports, calcule ses indicateurs, leurs évolutions et son rapport, puis publie "
+    "l'entrepôt que lisent les analystes. C'est le job à matérialiser pour une "
+    "partition dans l'interface ; la ligne de commande lance le même.",
 )
 
 catalogue_job = dg.define_asset_job(
     name="publier_catalogue",
     selection=UNPARTITIONED,
     description="Publie le catalogue des indicateurs et le dictionnaire des données (sans "
-                "partition ; la ligne de commande le lance avant ses partitions).",
+    "partition ; la ligne de commande le lance avant ses partitions).",
 )
 
 
@@ -53,5 +56,6 @@ def keys_of(selection: dg.AssetSelection) -> tuple[dg.AssetKey, ...]:
     or an in-process run takes keys, not selections)."""
     from pipelines.definitions import defs  # late: pipelines.definitions imports this module
 
-    return tuple(sorted(selection.resolve(defs.resolve_asset_graph()),
-                        key=lambda key: key.to_user_string()))
+    return tuple(
+        sorted(selection.resolve(defs.resolve_asset_graph()), key=lambda key: key.to_user_string())
+    )

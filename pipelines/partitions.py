@@ -61,14 +61,18 @@ def _odd_entry(entry: Path, root: Path, shown: str) -> str | None:
             target = entry.resolve(strict=True)
             if not target.is_relative_to(root):
                 what = "un dossier" if target.is_dir() else "un fichier"
-                return (f"{shown} : ignoré (lien symbolique vers {what} hors de raw/, jamais "
-                        "suivi) : copiez son contenu dans raw/, ou supprimez le lien")
+                return (
+                    f"{shown} : ignoré (lien symbolique vers {what} hors de raw/, jamais "
+                    "suivi) : copiez son contenu dans raw/, ou supprimez le lien"
+                )
         mode = entry.stat().st_mode
     except (OSError, RuntimeError):
         return f"{shown} : ignoré (lien symbolique cassé, ou illisible) : supprimez-le"
     if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return (f"{shown} : ignoré (ni fichier ni dossier : un tube, une socket ou un "
-                "périphérique) : retirez-le de raw/")
+        return (
+            f"{shown} : ignoré (ni fichier ni dossier : un tube, une socket ou un "
+            "périphérique) : retirez-le de raw/"
+        )
     return None
 
 
@@ -91,16 +95,20 @@ def drop_zone_warnings(raw_dir: Path) -> list[str]:
                 out.append(problem)
             continue
         if not STRUCTURE_CODE.match(entry.name):
-            out.append(f"{shown} : dossier ignoré (un dossier de structure se nomme par son "
-                       "code : lettres sans accent, chiffres, - et _, sans espace) : "
-                       "renommez-le, par exemple "
-                       f"{re.sub(r'[^A-Za-z0-9_-]+', '_', entry.name).strip('_') or 'MNO'}/, "
-                       "et placez-y structure.yaml")
+            out.append(
+                f"{shown} : dossier ignoré (un dossier de structure se nomme par son "
+                "code : lettres sans accent, chiffres, - et _, sans espace) : "
+                "renommez-le, par exemple "
+                f"{re.sub(r'[^A-Za-z0-9_-]+', '_', entry.name).strip('_') or 'MNO'}/, "
+                "et placez-y structure.yaml"
+            )
             continue
         if not (entry / "structure.yaml").is_file():
-            out.append(f"{shown} : ce dossier n'a pas de structure.yaml, ce n'est donc pas une "
-                       "structure : ajoutez-y structure.yaml (nom et territoire, voir "
-                       "docs) ou retirez le dossier de raw/")
+            out.append(
+                f"{shown} : ce dossier n'a pas de structure.yaml, ce n'est donc pas une "
+                "structure : ajoutez-y structure.yaml (nom et territoire, voir "
+                "docs) ou retirez le dossier de raw/"
+            )
         for sub in sorted(entry.iterdir()):
             shown_sub = f"{entry.name}/{sub.name}" + ("/" if sub.is_dir() else "")
             if sub.name.startswith("."):
@@ -108,9 +116,11 @@ def drop_zone_warnings(raw_dir: Path) -> list[str]:
             if problem := _odd_entry(sub, root, shown_sub):
                 out.append(problem)
             elif sub.is_dir() and not YEAR_FOLDER.match(sub.name):
-                out.append(f"{shown_sub} : dossier ignoré (un dossier d'année se nomme par "
-                           "ses quatre chiffres, par exemple 2025) : renommez-le, ou "
-                           f"déplacez ses fichiers dans {entry.name}/<ANNÉE>/")
+                out.append(
+                    f"{shown_sub} : dossier ignoré (un dossier d'année se nomme par "
+                    "ses quatre chiffres, par exemple 2025) : renommez-le, ou "
+                    f"déplacez ses fichiers dans {entry.name}/<ANNÉE>/"
+                )
     return out
 
 
@@ -118,8 +128,9 @@ def partition_key(structure: str, year: int) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"structure": structure, "year": str(year)})
 
 
-def partition_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext
-                 ) -> tuple[str, int]:
+def partition_of(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+) -> tuple[str, int]:
     """(structure, year) of the partition being materialised."""
     key = context.partition_key
     if not isinstance(key, dg.MultiPartitionKey):
@@ -128,8 +139,7 @@ def partition_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionConte
     return keys["structure"], int(keys["year"])
 
 
-def register_partitions(instance: dg.DagsterInstance,
-                        partitions: list[tuple[str, int]]) -> None:
+def register_partitions(instance: dg.DagsterInstance, partitions: list[tuple[str, int]]) -> None:
     """Add the discovered structures and years to the instance's dynamic partitions."""
     structures = sorted({s for s, _ in partitions})
     years = sorted({str(y) for _, y in partitions})

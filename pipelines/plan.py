@@ -66,28 +66,31 @@ class PlannedRun:
         return f"{self.job_name} {where}".strip()
 
     def request(self, run_key: str, trigger: str) -> dg.RunRequest:
-        return dg.RunRequest(run_key=run_key, job_name=self.job_name,
-                             partition_key=None if self.partition_key is None
-                             else str(self.partition_key),
-                             asset_selection=list(self.asset_selection)
-                             if self.asset_selection else None,
-                             tags=self.tags(trigger))
+        return dg.RunRequest(
+            run_key=run_key,
+            job_name=self.job_name,
+            partition_key=None if self.partition_key is None else str(self.partition_key),
+            asset_selection=list(self.asset_selection) if self.asset_selection else None,
+            tags=self.tags(trigger),
+        )
 
 
 CATALOGUE = PlannedRun(catalogue_job.name, purpose="catalogue")
 
 
-def vanished_partitions(held: Iterable[Partition], found: Iterable[Partition]
-                        ) -> set[Partition]:
+def vanished_partitions(held: Iterable[Partition], found: Iterable[Partition]) -> set[Partition]:
     """The partitions the warehouse holds whose folder is gone; none when the drop zone
     holds no partition at all (unmounted, or emptied by mistake: not a deletion of all)."""
     found = set(found)
     return set(held) - found if found else set()
 
 
-def plan_runs(changed: Iterable[Partition], found: Iterable[Partition],
-              publication: Publication, vanished: Iterable[Partition] = ()
-              ) -> list[PlannedRun]:
+def plan_runs(
+    changed: Iterable[Partition],
+    found: Iterable[Partition],
+    publication: Publication,
+    vanished: Iterable[Partition] = (),
+) -> list[PlannedRun]:
     """The runs that a change of `changed` calls for, in the order to run them (see the
     module docstring). `found`: every partition of the drop zone; `vanished`: partitions the
     warehouse holds whose folder is gone."""
@@ -100,13 +103,18 @@ def plan_runs(changed: Iterable[Partition], found: Iterable[Partition],
     # once: every partitioned asset but the publication, which follows them all
     loading = None if each else keys_of(LOADING)
     runs += [PlannedRun(ingest_job.name, p, loading) for p in changed]
-    followers = sorted({(s, y + 1) for s, y in [*changed, *vanished]
-                        if (s, y + 1) in found and (s, y + 1) not in changed},
-                       key=lambda sy: (sy[1], sy[0]))
-    next_year = tuple(NEXT_YEAR_ASSETS) if each else \
-        tuple(k for k in NEXT_YEAR_ASSETS if k != PUBLISHED)
-    runs += [PlannedRun(ingest_job.name, p, next_year, purpose="next-year")
-             for p in followers]
+    followers = sorted(
+        {
+            (s, y + 1)
+            for s, y in [*changed, *vanished]
+            if (s, y + 1) in found and (s, y + 1) not in changed
+        },
+        key=lambda sy: (sy[1], sy[0]),
+    )
+    next_year = (
+        tuple(NEXT_YEAR_ASSETS) if each else tuple(k for k in NEXT_YEAR_ASSETS if k != PUBLISHED)
+    )
+    runs += [PlannedRun(ingest_job.name, p, next_year, purpose="next-year") for p in followers]
     if not each and runs:
         # the partition is that of the last successful run, chosen when the time comes
         runs.append(PlannedRun(ingest_job.name, None, (PUBLISHED,), purpose="publication"))

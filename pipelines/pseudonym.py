@@ -63,10 +63,12 @@ def fingerprint(secret: bytes) -> str:
 
 
 def _how_to_create() -> str:
-    return (f"créez une clé une fois avec `observatoire key create` (écrite dans "
-            f"{default_key_file()}, lisible par vous seul), ou exportez {KEY_VARIABLE} "
-            f"(au moins {MIN_KEY_LENGTH} caractères aléatoires, jamais dans le dépôt git). "
-            f"Gardez-en une copie en lieu sûr : une clé perdue change tous les pseudonymes")
+    return (
+        f"créez une clé une fois avec `observatoire key create` (écrite dans "
+        f"{default_key_file()}, lisible par vous seul), ou exportez {KEY_VARIABLE} "
+        f"(au moins {MIN_KEY_LENGTH} caractères aléatoires, jamais dans le dépôt git). "
+        f"Gardez-en une copie en lieu sûr : une clé perdue change tous les pseudonymes"
+    )
 
 
 def _read_key_file(path: Path) -> bytes:
@@ -74,11 +76,14 @@ def _read_key_file(path: Path) -> bytes:
         info = path.stat()
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise PseudonymKeyError(f"clé de pseudonymisation illisible ({path} : {exc.strerror}) ; "
-                        f"{_how_to_create()}") from exc
+        raise PseudonymKeyError(
+            f"clé de pseudonymisation illisible ({path} : {exc.strerror}) ; {_how_to_create()}"
+        ) from exc
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PseudonymKeyError(f"la clé de pseudonymisation {path} est lisible par d'autres "
-                        f"utilisateurs que son propriétaire : `chmod 600 {path}`, puis relancez")
+        raise PseudonymKeyError(
+            f"la clé de pseudonymisation {path} est lisible par d'autres "
+            f"utilisateurs que son propriétaire : `chmod 600 {path}`, puis relancez"
+        )
     return text.encode("utf-8")
 
 
@@ -97,16 +102,20 @@ def resolve_key(synthetic: bool = False) -> PseudonymKey:
         elif synthetic:
             return PseudonymKey(DEMO_KEY.encode("utf-8"), "clé de démonstration")
         else:
-            raise PseudonymKeyError("aucune clé de pseudonymisation n'est définie ; "
-                                    + _how_to_create())
+            raise PseudonymKeyError(
+                "aucune clé de pseudonymisation n'est définie ; " + _how_to_create()
+            )
     text = secret.decode("utf-8")
     if text in PUBLIC_KEYS and not synthetic:
-        raise PseudonymKeyError(f"la clé de {source} est publique (écrite dans le code du "
-                                f"projet) et ne protège rien ; {_how_to_create()}")
+        raise PseudonymKeyError(
+            f"la clé de {source} est publique (écrite dans le code du "
+            f"projet) et ne protège rien ; {_how_to_create()}"
+        )
     if len(text) < MIN_KEY_LENGTH and not synthetic:
-        raise PseudonymKeyError(f"la clé de {source} est trop courte ({len(text)} caractères ; "
-                                f"il en faut au moins {MIN_KEY_LENGTH}, aléatoires) ; "
-                                + _how_to_create())
+        raise PseudonymKeyError(
+            f"la clé de {source} est trop courte ({len(text)} caractères ; "
+            f"il en faut au moins {MIN_KEY_LENGTH}, aléatoires) ; " + _how_to_create()
+        )
     return PseudonymKey(secret, source)
 
 
@@ -114,9 +123,11 @@ def create_key_file(path: Path | None = None) -> Path:
     """Write a new random key (256 bits, hex), readable by its owner only; never overwrite."""
     path = path or default_key_file()
     if path.exists():
-        raise PseudonymKeyError(f"{path} existe déjà : une clé existante n'est jamais remplacée "
-                                f"(les pseudonymes changeraient) ; voir docs/operations.md pour "
-                                f"changer de clé")
+        raise PseudonymKeyError(
+            f"{path} existe déjà : une clé existante n'est jamais remplacée "
+            f"(les pseudonymes changeraient) ; voir docs/operations.md pour "
+            f"changer de clé"
+        )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     # O_EXCL: two operators creating a key at once do not overwrite each other's
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -127,8 +138,9 @@ def create_key_file(path: Path | None = None) -> Path:
     return path
 
 
-def pseudonymise(structure: str, ids: pd.Series, key: bytes,
-                 known: dict[object, str] | None = None) -> pd.Series:
+def pseudonymise(
+    structure: str, ids: pd.Series, key: bytes, known: dict[object, str] | None = None
+) -> pd.Series:
     """Pseudonyms of a column of normalised ids (None stays None), once per distinct id.
 
     `known` (id -> pseudonym, same structure and key) is filled and reused across calls: a

@@ -76,19 +76,40 @@ from pipelines.workbook_checks import (
 
 # What callers import from here (the reader's one entry point), wherever it is defined.
 __all__ = [
-    "CSV_EXTENSIONS", "CSV_SEPARATORS", "EXCEL_EXTENSIONS", "HEADER_SCAN_ROWS",
-    "MAX_FILE_BYTES", "MAX_SHEET_CELLS", "MAX_TITLE_LINES", "MAX_UNCOMPRESSED_BYTES",
-    "MAX_ZIP_MEMBERS", "ROW_COLUMN", "ExportSheet", "ReadResult", "UnreadableFileError",
-    "check_xls_workbook", "check_zip_workbook", "link_problem", "list_export_files",
-    "read_export_file", "read_file_bytes", "read_partition", "recognise", "relative_name",
+    "CSV_EXTENSIONS",
+    "CSV_SEPARATORS",
+    "EXCEL_EXTENSIONS",
+    "HEADER_SCAN_ROWS",
+    "MAX_FILE_BYTES",
+    "MAX_SHEET_CELLS",
+    "MAX_TITLE_LINES",
+    "MAX_UNCOMPRESSED_BYTES",
+    "MAX_ZIP_MEMBERS",
+    "ROW_COLUMN",
+    "ExportSheet",
+    "ReadResult",
+    "UnreadableFileError",
+    "check_xls_workbook",
+    "check_zip_workbook",
+    "link_problem",
+    "list_export_files",
+    "read_export_file",
+    "read_file_bytes",
+    "read_partition",
+    "recognise",
+    "relative_name",
 ]
 
 CSV_SEPARATORS = (";", ",")
-NO_DATA = ("le fichier ne contient aucune donnée : extrayez-le de nouveau depuis i-milo, ou "
-           "retirez-le du dossier")
-CSV_UNPARSABLE = ("le CSV est illisible (guillemets ou lignes mal formés) : ouvrez-le dans "
-                  "Excel et enregistrez-le de nouveau au format CSV, ou extrayez-le de nouveau "
-                  "depuis i-milo")
+NO_DATA = (
+    "le fichier ne contient aucune donnée : extrayez-le de nouveau depuis i-milo, ou "
+    "retirez-le du dossier"
+)
+CSV_UNPARSABLE = (
+    "le CSV est illisible (guillemets ou lignes mal formés) : ouvrez-le dans "
+    "Excel et enregistrez-le de nouveau au format CSV, ou extrayez-le de nouveau "
+    "depuis i-milo"
+)
 
 _OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -99,7 +120,6 @@ _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 class ReadResult:
     sheets: list[ExportSheet] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
 
 
 def read_partition(year_dir: Path, raw_root: Path) -> ReadResult:
@@ -126,8 +146,9 @@ def read_export_file(path: Path, raw_root: Path, content: bytes | None = None) -
         content = read_file_bytes(path, file, raw_root)
     if not content:
         raise UnreadableFileError(
-            file, "le fichier est vide (0 octet) : extrayez-le de nouveau depuis i-milo, ou "
-            "retirez-le du dossier"
+            file,
+            "le fichier est vide (0 octet) : extrayez-le de nouveau depuis i-milo, ou "
+            "retirez-le du dossier",
         )
     if path.suffix.lower() in CSV_EXTENSIONS:
         return _read_csv(content, path, file)
@@ -215,7 +236,6 @@ def _open_workbook(content: bytes, path: Path, file: str) -> fastexcel.ExcelRead
     raise UnreadableFileError(file, reason)
 
 
-
 def first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -237,7 +257,8 @@ def _read_workbook(content: bytes, path: Path, file: str) -> ReadResult:
             if visible != "visible":
                 result.warnings.append(
                     f"{file}, feuille « {name} » : ignorée (feuille "
-                    f"{'masquée' if visible == 'hidden' else 'très masquée'})")
+                    f"{'masquée' if visible == 'hidden' else 'très masquée'})"
+                )
                 skipped += 1
                 continue
             if loaded.width == 0 or loaded.height == 0:
@@ -353,8 +374,9 @@ def _read_csv(raw: bytes, path: Path, file: str) -> ReadResult:
     text = _decode(raw, file)
     if "\x00" in text:
         raise UnreadableFileError(
-            file, "ce n'est pas un CSV texte (il contient des données binaires) : "
-            "enregistrez-le de nouveau depuis Excel au format CSV"
+            file,
+            "ce n'est pas un CSV texte (il contient des données binaires) : "
+            "enregistrez-le de nouveau depuis Excel au format CSV",
         )
     if not text.strip():
         raise UnreadableFileError(file, NO_DATA)
@@ -386,7 +408,8 @@ def _read_csv(raw: bytes, path: Path, file: str) -> ReadResult:
     )
     if header.recognition.tied:
         raise UnreadableFileError(
-            file, f"{where(None, header.index + 1)} : {header.recognition.explanation}")
+            file, f"{where(None, header.index + 1)} : {header.recognition.explanation}"
+        )
     width = len(header.cells)
     try:
         frame = pd.read_csv(

@@ -38,8 +38,11 @@ def communes_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
     totals = _totals(values)
     per_commune = values[values["commune_insee"].notna() & values["dimension_1"].isna()]
     sums = _dec(per_commune["value"]).groupby(per_commune["indicator"]).sum()
-    bad = [{"indicateur": i, "total": str(totals[i]), "somme_des_communes": str(sums.get(i, 0))}
-           for i in totals.index if _mismatch(totals[i], sums.get(i, Decimal(0)))]
+    bad = [
+        {"indicateur": i, "total": str(totals[i]), "somme_des_communes": str(sums.get(i, 0))}
+        for i in totals.index
+        if _mismatch(totals[i], sums.get(i, Decimal(0)))
+    ]
     return pd.DataFrame(bad, columns=["indicateur", "total", "somme_des_communes"])
 
 
@@ -60,52 +63,91 @@ def breakdowns_sum_to_total(values: pd.DataFrame) -> pd.DataFrame:
     totals = _totals(values)
     bad: list[dict] = []
     whole = values[values["commune_insee"].isna() & values["dimension_1"].notna()]
-    for key, cells in whole.groupby(
-            ["indicator", "dimension_1", whole["dimension_2"].fillna("")]):
+    for key, cells in whole.groupby(["indicator", "dimension_1", whole["dimension_2"].fillna("")]):
         ind, d1, d2 = cast(tuple[str, str, str], key)
         total = totals[ind]
         v = _dec(cells["value"])
         if d2 == "":
             if _exclusive(ind, d1):
                 if _mismatch(total, v.sum()):
-                    bad.append({"indicateur": ind, "ventilation": d1, "cellule": "(somme)",
-                                "attendu": str(total), "obtenu": str(v.sum())})
+                    bad.append(
+                        {
+                            "indicateur": ind,
+                            "ventilation": d1,
+                            "cellule": "(somme)",
+                            "attendu": str(total),
+                            "obtenu": str(v.sum()),
+                        }
+                    )
             else:
                 for cat, value in zip(cells["category_1"], v, strict=True):
                     if value > total + TOLERANCE:
-                        bad.append({"indicateur": ind, "ventilation": d1, "cellule": cat,
-                                    "attendu": f"≤ {total}", "obtenu": str(value)})
+                        bad.append(
+                            {
+                                "indicateur": ind,
+                                "ventilation": d1,
+                                "cellule": cat,
+                                "attendu": f"≤ {total}",
+                                "obtenu": str(value),
+                            }
+                        )
             continue
         # 2-D: the grid's sum is the total, and each margin matches the 1-D breakdown
         # of that dimension where the indicator publishes one.
         if _exclusive(ind, d1) and _exclusive(ind, d2) and _mismatch(total, v.sum()):
-            bad.append({"indicateur": ind, "ventilation": f"{d1} x {d2}", "cellule": "(somme)",
-                        "attendu": str(total), "obtenu": str(v.sum())})
+            bad.append(
+                {
+                    "indicateur": ind,
+                    "ventilation": f"{d1} x {d2}",
+                    "cellule": "(somme)",
+                    "attendu": str(total),
+                    "obtenu": str(v.sum()),
+                }
+            )
         for dim, col in ((d1, "category_1"), (d2, "category_2")):
-            one_d = whole[(whole["indicator"] == ind) & (whole["dimension_1"] == dim)
-                          & whole["dimension_2"].isna()]
+            one_d = whole[
+                (whole["indicator"] == ind)
+                & (whole["dimension_1"] == dim)
+                & whole["dimension_2"].isna()
+            ]
             if one_d.empty:
                 continue
             margin = v.groupby(cells[col]).sum()
             for cat, expected in zip(one_d["category_1"], _dec(one_d["value"]), strict=True):
                 if _mismatch(expected, margin.get(cat, Decimal(0))):
-                    bad.append({"indicateur": ind, "ventilation": f"{d1} x {d2}",
-                                "cellule": f"marge {dim}={cat}", "attendu": str(expected),
-                                "obtenu": str(margin.get(cat, Decimal(0)))})
+                    bad.append(
+                        {
+                            "indicateur": ind,
+                            "ventilation": f"{d1} x {d2}",
+                            "cellule": f"marge {dim}={cat}",
+                            "attendu": str(expected),
+                            "obtenu": str(margin.get(cat, Decimal(0))),
+                        }
+                    )
     by_commune = values[values["commune_insee"].notna() & values["dimension_1"].notna()]
     for key, cells in by_commune.groupby(["indicator", "dimension_1", "category_1"]):
         ind, d1, cat = cast(tuple[str, str, str], key)
-        match = whole[(whole["indicator"] == ind) & (whole["dimension_1"] == d1)
-                      & (whole["category_1"] == cat) & whole["dimension_2"].isna()]
+        match = whole[
+            (whole["indicator"] == ind)
+            & (whole["dimension_1"] == d1)
+            & (whole["category_1"] == cat)
+            & whole["dimension_2"].isna()
+        ]
         if match.empty:
             continue
         expected = _dec(match["value"]).iloc[0]
         got = _dec(cells["value"]).sum()
         if _mismatch(expected, got):
-            bad.append({"indicateur": ind, "ventilation": f"commune x {d1}", "cellule": cat,
-                        "attendu": str(expected), "obtenu": str(got)})
-    return pd.DataFrame(bad, columns=["indicateur", "ventilation", "cellule", "attendu",
-                                      "obtenu"])
+            bad.append(
+                {
+                    "indicateur": ind,
+                    "ventilation": f"commune x {d1}",
+                    "cellule": cat,
+                    "attendu": str(expected),
+                    "obtenu": str(got),
+                }
+            )
+    return pd.DataFrame(bad, columns=["indicateur", "ventilation", "cellule", "attendu", "obtenu"])
 
 
 def inequalities_hold(values: pd.DataFrame) -> pd.DataFrame:
@@ -115,27 +157,32 @@ def inequalities_hold(values: pd.DataFrame) -> pd.DataFrame:
     per-commune rows)."""
     plain = values[values["dimension_1"].isna()].copy()
     plain["lieu"] = plain["commune_insee"].fillna("total")
-    table = plain.pivot_table(index="lieu", columns="indicator", values="value",
-                              aggfunc="first")
+    table = plain.pivot_table(index="lieu", columns="indicator", values="value", aggfunc="first")
     bad = []
     for left, right in catalogue().inequalities:
         if left not in table or right not in table:
             continue
         for where, lv, rv in zip(table.index, table[left], table[right], strict=True):
             if pd.notna(lv) and pd.notna(rv) and Decimal(str(lv)) > Decimal(str(rv)):
-                bad.append({"règle": f"{left} ≤ {right}", "lieu": where,
-                            "gauche": str(lv), "droite": str(rv)})
+                bad.append(
+                    {
+                        "règle": f"{left} ≤ {right}",
+                        "lieu": where,
+                        "gauche": str(lv),
+                        "droite": str(rv),
+                    }
+                )
     return pd.DataFrame(bad, columns=["règle", "lieu", "gauche", "droite"])
 
 
 # The checks' descriptions (the UI shows them): each function's docstring begins with it.
 DESCRIPTIONS = {
     "communes_sum_to_total": "Les lignes par commune de chaque indicateur ont pour somme son "
-                             "total.",
+    "total.",
     "breakdowns_sum_to_total": "Chaque ventilation a pour somme le total, ses marges et ses "
-                               "cellules sans commune.",
+    "cellules sans commune.",
     "inequalities_hold": "Les inégalités du catalogue tiennent (entretiens ≤ contacts…), au "
-                         "total et par commune.",
+    "total et par commune.",
 }
 
 CHECKS = {

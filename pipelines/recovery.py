@@ -32,8 +32,7 @@ PROCESS_TAG = "observatoire/process"
 STEP_WORKER_VARIABLE = "OBSERVATOIRE_STEP_WORKER"  # set by scripts/celery-worker.sh
 WAREHOUSE_POOL = "warehouse"
 # Statuses of a run that holds, or may hold, a process.
-_ACTIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-           dg.DagsterRunStatus.CANCELING]
+_ACTIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
 def _boot_id() -> str:
@@ -108,9 +107,11 @@ class Reclaimed:
     def describe(self) -> str:
         where = f" ({self.partition.replace('|', ' ')})" if self.partition else ""
         freed = " ; sa place dans l'entrepôt est libérée" if self.held_slots else ""
-        return (f"le run {self.run_id[:8]}{where}, dont le processus a disparu (arrêté de "
-                f"force, ou machine redémarrée), est marqué en échec{freed}. Relancez sa "
-                f"partition si ce run ne la recharge pas.")
+        return (
+            f"le run {self.run_id[:8]}{where}, dont le processus a disparu (arrêté de "
+            f"force, ou machine redémarrée), est marqué en échec{freed}. Relancez sa "
+            f"partition si ce run ne la recharge pas."
+        )
 
 
 def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[Reclaimed]:
@@ -127,15 +128,22 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[Reclaimed]:
         if run_state(run) is not ProcessState.DEAD:
             continue
         instance.report_run_failed(
-            run, "Processus du run disparu (arrêté de force, ou machine redémarrée) : "
-                 "run marqué en échec par Observatoire, ses places libérées.")
-        out.append(Reclaimed(run.run_id, run.job_name, run.tags.get("dagster/partition"),
-                             run.run_id in holders))
+            run,
+            "Processus du run disparu (arrêté de force, ou machine redémarrée) : "
+            "run marqué en échec par Observatoire, ses places libérées.",
+        )
+        out.append(
+            Reclaimed(
+                run.run_id, run.job_name, run.tags.get("dagster/partition"), run.run_id in holders
+            )
+        )
     if holders:
         # finished runs (the ones just marked failed among them) give their slots back;
         # a run unknown to the history (deleted) holds nothing either
-        known = {r.dagster_run.run_id: r.dagster_run for r in
-                 instance.get_run_records(dg.RunsFilter(run_ids=sorted(holders)))}
+        known = {
+            r.dagster_run.run_id: r.dagster_run
+            for r in instance.get_run_records(dg.RunsFilter(run_ids=sorted(holders)))
+        }
         for run_id in holders:
             holder = known.get(run_id)
             if holder is None or holder.is_finished:
@@ -143,8 +151,7 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[Reclaimed]:
     return out
 
 
-def pool_holders(instance: dg.DagsterInstance, pool: str = WAREHOUSE_POOL
-                 ) -> tuple[int, list[str]]:
+def pool_holders(instance: dg.DagsterInstance, pool: str = WAREHOUSE_POOL) -> tuple[int, list[str]]:
     """(free slots, run ids holding the others) of a Dagster pool."""
     storage = instance.event_log_storage
     if instance.is_ephemeral or not storage.supports_global_concurrency_limits:
@@ -181,7 +188,6 @@ class ObservatoireRunLauncher(DefaultRunLauncher):
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
         state = run_state(run)
         if state is ProcessState.DEAD:
-            return CheckRunHealthResult(WorkerStatus.FAILED,
-                                        "le processus du run a disparu")
+            return CheckRunHealthResult(WorkerStatus.FAILED, "le processus du run a disparu")
         # alive, another machine, or not yet tagged (a run just starting): never fail it
         return CheckRunHealthResult(WorkerStatus.RUNNING)

@@ -58,12 +58,17 @@ class DropZoneResource(dg.ConfigurableResource):
         return date.fromisoformat(text) if text else date.today()
 
 
-def default_resources(url: str | None = None, raw_dir: str | Path | None = None,
-                      run_date: str | None = None, new_key_structures: list[str] | None = None
-                      ) -> dict[str, dg.ConfigurableResource]:
+def default_resources(
+    url: str | None = None,
+    raw_dir: str | Path | None = None,
+    run_date: str | None = None,
+    new_key_structures: list[str] | None = None,
+) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(url=url),
-        "drop_zone": DropZoneResource(raw_dir=str(raw_dir) if raw_dir else None,
-                                      run_date=run_date,
-                                      new_key_structures=new_key_structures or []),
+        "drop_zone": DropZoneResource(
+            raw_dir=str(raw_dir) if raw_dir else None,
+            run_date=run_date,
+            new_key_structures=new_key_structures or [],
+        ),
     }

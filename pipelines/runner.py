@@ -77,8 +77,12 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return bool(self.outcomes or self.removed) and not self.failed \
-            and not self.publication_error and not self.interrupted
+        return (
+            bool(self.outcomes or self.removed)
+            and not self.failed
+            and not self.publication_error
+            and not self.interrupted
+        )
 
 
 class RunInterrupted(Exception):
@@ -99,19 +103,22 @@ def definitions_for(resources: dict) -> dg.Definitions:
     drop zone, day of the run) instead of the environment's."""
     from pipelines.definitions import defs  # late import: keeps `--help` fast
 
-    return dg.Definitions(assets=defs.assets, jobs=defs.jobs, resources=resources,
-                          executor=defs.executor)
+    return dg.Definitions(
+        assets=defs.assets, jobs=defs.jobs, resources=resources, executor=defs.executor
+    )
 
 
 _DISK_FULL = ("No space left on device", "Disk quota exceeded", "[Errno 28]", "[Errno 122]")
 
 
 def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
-    return any(event.is_step_failure and event.step_failure_data
-               and event.step_failure_data.error is not None
-               and "DagsterExecutionInterruptedError" in (event.step_failure_data.error.cls_name
-                                                          or "")
-               for event in result.all_events)
+    return any(
+        event.is_step_failure
+        and event.step_failure_data
+        and event.step_failure_data.error is not None
+        and "DagsterExecutionInterruptedError" in (event.step_failure_data.error.cls_name or "")
+        for event in result.all_events
+    )
 
 
 @dataclass(frozen=True)
@@ -156,22 +163,30 @@ def disk_full_message(message: str) -> str:
     """An engine's "No space left on device" (or a DuckDB file taken by another process)
     told as what it means and what to do."""
     if "Could not set lock on file" in message:
-        return ("l'entrepôt de travail est ouvert par un autre processus (un autre run lancé "
-                "sans historique, ou quelqu'un qui a ouvert le fichier de travail "
-                "warehouse/work/…) : attendez la fin de ce run ou fermez le fichier, puis "
-                f"relancez ; les analystes ouvrent warehouse/observatoire.duckdb "
-                f"[{message.splitlines()[0][:200]}]")
+        return (
+            "l'entrepôt de travail est ouvert par un autre processus (un autre run lancé "
+            "sans historique, ou quelqu'un qui a ouvert le fichier de travail "
+            "warehouse/work/…) : attendez la fin de ce run ou fermez le fichier, puis "
+            f"relancez ; les analystes ouvrent warehouse/observatoire.duckdb "
+            f"[{message.splitlines()[0][:200]}]"
+        )
     if any(mark in message for mark in _DISK_FULL):
-        return ("disque plein : l'écriture dans l'entrepôt de travail a échoué, rien n'a été "
-                "publié et l'entrepôt publié garde son état précédent ; libérez de la place "
-                f"(`df -h`) puis relancez [{message.splitlines()[0][:200]}]")
+        return (
+            "disque plein : l'écriture dans l'entrepôt de travail a échoué, rien n'a été "
+            "publié et l'entrepôt publié garde son état précédent ; libérez de la place "
+            f"(`df -h`) puis relancez [{message.splitlines()[0][:200]}]"
+        )
     return message
 
 
-def execute(run: PlannedRun, instance: dg.DagsterInstance,
-            target: dg.Definitions | CeleryTarget, progress: Callable[[str], None],
-            trigger: str = "command_line", partition: tuple[str, int] | None = None
-            ) -> Executed:
+def execute(
+    run: PlannedRun,
+    instance: dg.DagsterInstance,
+    target: dg.Definitions | CeleryTarget,
+    progress: Callable[[str], None],
+    trigger: str = "command_line",
+    partition: tuple[str, int] | None = None,
+) -> Executed:
     """One planned run: in this process (`target`: the definitions bound to this run's
     resources), or its steps on Celery workers. In this process, it starts once the
     `warehouse` pool has a free slot, this process named on the run: Dagster's own wait for
@@ -185,23 +200,34 @@ def execute(run: PlannedRun, instance: dg.DagsterInstance,
         from pipelines.distributed import run_on_celery
 
         success, run_id, error = run_on_celery(
-            run.job_name, run.partition, instance=instance, raw_dir=target.raw_dir,
-            url=target.url, run_date=target.run_date, asset_selection=selection,
-            tags=run.tags(trigger), new_key_structures=target.new_key_structures)
+            run.job_name,
+            run.partition,
+            instance=instance,
+            raw_dir=target.raw_dir,
+            url=target.url,
+            run_date=target.run_date,
+            asset_selection=selection,
+            tags=run.tags(trigger),
+            new_key_structures=target.new_key_structures,
+        )
         return Executed(success, run_id, error)
     _wait_for_pool(instance, progress)
     result = target.resolve_job_def(run.job_name).execute_in_process(
-        run_config=QUIET, instance=instance, raise_on_error=False,
+        run_config=QUIET,
+        instance=instance,
+        raise_on_error=False,
         partition_key=None if run.partition_key is None else str(run.partition_key),
-        asset_selection=selection, tags={**run.tags(trigger), PROCESS_TAG: this_process()})
+        asset_selection=selection,
+        tags={**run.tags(trigger), PROCESS_TAG: this_process()},
+    )
     if not result.success and _interrupted(result):
         raise RunInterrupted
-    return Executed(result.success, result.run_id,
-                    None if result.success else _failure_of(result))
+    return Executed(result.success, result.run_id, None if result.success else _failure_of(result))
 
 
-def _wait_for_pool(instance: dg.DagsterInstance, progress: Callable[[str], None],
-                   poll_seconds: float = 1.0) -> None:
+def _wait_for_pool(
+    instance: dg.DagsterInstance, progress: Callable[[str], None], poll_seconds: float = 1.0
+) -> None:
     told: set[str] = set()
     while True:
         free, holders = pool_holders(instance)
@@ -214,9 +240,11 @@ def _wait_for_pool(instance: dg.DagsterInstance, progress: Callable[[str], None]
             return
         if not told.issuperset(holders):
             told.update(holders)
-            progress("En attente de l'entrepôt, tenu par le(s) run(s) "
-                     f"{', '.join(h[:8] for h in holders)} (en cours dans un autre processus, "
-                     "voir l'interface Dagster) ; Ctrl+C pour abandonner.")
+            progress(
+                "En attente de l'entrepôt, tenu par le(s) run(s) "
+                f"{', '.join(h[:8] for h in holders)} (en cours dans un autre processus, "
+                "voir l'interface Dagster) ; Ctrl+C pour abandonner."
+            )
         time.sleep(poll_seconds)
 
 
@@ -234,8 +262,11 @@ def _warnings_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     renseigné...), in order, once each."""
     seen: dict[str, None] = {}
     for entry in instance.all_logs(run_id):
-        if entry.dagster_event is None and _level(entry.level) >= logging.WARNING \
-                and not entry.user_message.startswith(_CONSEQUENCES):
+        if (
+            entry.dagster_event is None
+            and _level(entry.level) >= logging.WARNING
+            and not entry.user_message.startswith(_CONSEQUENCES)
+        ):
             seen.setdefault(entry.user_message, None)
     return list(seen)
 
@@ -262,17 +293,24 @@ def _peak_memory_mib() -> float | None:
     return None
 
 
-def _load(run: PlannedRun, instance: dg.DagsterInstance,
-          definitions: dg.Definitions | CeleryTarget,
-          progress: Callable[[str], None]) -> PartitionOutcome:
+def _load(
+    run: PlannedRun,
+    instance: dg.DagsterInstance,
+    definitions: dg.Definitions | CeleryTarget,
+    progress: Callable[[str], None],
+) -> PartitionOutcome:
     assert run.partition is not None
     reset = _reset_peak_memory()
     t0 = time.perf_counter()
     result = execute(run, instance, definitions, progress)
-    return PartitionOutcome(*run.partition, result.success, time.perf_counter() - t0,
-                            None if result.success else _error_of(result),
-                            _warnings_of(instance, result.run_id),
-                            _peak_memory_mib() if reset else None)
+    return PartitionOutcome(
+        *run.partition,
+        result.success,
+        time.perf_counter() - t0,
+        None if result.success else _error_of(result),
+        _warnings_of(instance, result.run_id),
+        _peak_memory_mib() if reset else None,
+    )
 
 
 def run_partitions(
@@ -297,16 +335,20 @@ def run_partitions(
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     started = time.perf_counter()
     found = discover_partitions(raw_dir)
-    chosen = [(s, y) for s, y in found
-              if (not structures or s in structures) and (not years or y in years)]
+    chosen = [
+        (s, y)
+        for s, y in found
+        if (not structures or s in structures) and (not years or y in years)
+    ]
     summary = RunSummary(notices=[f"Dépôt : {w}" for w in drop_zone_warnings(Path(raw_dir))])
     held, catalogue_current = _warehouse_state(url)
 
     def named(p: tuple[str, int]) -> bool:
         return (not structures or p[0] in structures) and (not years or p[1] in years)
 
-    gone = sorted((p for p in vanished_partitions(held, found) if named(p)),
-                  key=lambda sy: (sy[1], sy[0]))
+    gone = sorted(
+        (p for p in vanished_partitions(held, found) if named(p)), key=lambda sy: (sy[1], sy[0])
+    )
     full = not structures and not years
     vanished = gone if full or remove else []
     for structure, year in gone:
@@ -314,22 +356,30 @@ def run_partitions(
             summary.notices.append(
                 f"{structure} {year} : le dossier raw/{structure}/{year}/ a disparu mais "
                 f"l'entrepôt garde ses lignes ; relancez avec --remove pour les retirer (une "
-                f"exécution complète, sans --structure ni --year, le fait d'elle-même)")
+                f"exécution complète, sans --structure ni --year, le fait d'elle-même)"
+            )
         summary.notices.extend(_case_twin(structure, found))
     # a structure's other years loaded with another structure.yaml or configuration join the
     # run: a year's figures and its report never mix two territories
     named_structures = {s for s, _ in chosen}
-    stale = [p for p in stale_inputs(Path(raw_dir), found, recorded_inputs(url))
-             if p[0] in named_structures and p not in chosen]
+    stale = [
+        p
+        for p in stale_inputs(Path(raw_dir), found, recorded_inputs(url))
+        if p[0] in named_structures and p not in chosen
+    ]
     for structure, year in stale:
-        summary.notices.append(f"{structure} {year} : rechargé aussi, son structure.yaml ou "
-                               f"la configuration ont changé depuis son chargement")
+        summary.notices.append(
+            f"{structure} {year} : rechargé aussi, son structure.yaml ou "
+            f"la configuration ont changé depuis son chargement"
+        )
     chosen = sorted({*chosen, *stale}, key=lambda sy: (sy[1], sy[0]))
     if not chosen and not vanished:
         for notice in summary.notices:
             progress(notice)
-        progress(f"Aucune partition à exécuter sous {raw_dir} "
-                 f"(dossiers attendus : raw/<STRUCTURE>/<ANNÉE>/).")
+        progress(
+            f"Aucune partition à exécuter sous {raw_dir} "
+            f"(dossiers attendus : raw/<STRUCTURE>/<ANNÉE>/)."
+        )
         return summary
     if new_key and years:
         raise ValueError("--new-key recharge toutes les années d'une structure : retirez --year")
@@ -339,8 +389,11 @@ def run_partitions(
         progress(summary.notices[-1])
     register_partitions(instance, [*found, *vanished])
     resources = default_resources(
-        url=url, raw_dir=raw_dir, run_date=run_date,
-        new_key_structures=sorted({s for s, _ in chosen}) if new_key else None)
+        url=url,
+        raw_dir=raw_dir,
+        run_date=run_date,
+        new_key_structures=sorted({s for s, _ in chosen}) if new_key else None,
+    )
     try:
         target: dg.Definitions | CeleryTarget = definitions_for(resources)
         if executor == "celery":
@@ -348,26 +401,41 @@ def run_partitions(
 
             problems = setup_problems(instance, url)
             if problems:
-                summary.publication_error = "exécution sur Celery impossible : " + \
-                    " ; ".join(problems)
+                summary.publication_error = "exécution sur Celery impossible : " + " ; ".join(
+                    problems
+                )
                 progress(f"ÉCHEC : {summary.publication_error}")
                 return summary
-            target = CeleryTarget(Path(raw_dir), url, run_date,
-                                  sorted({s for s, _ in chosen}) if new_key else None)
-        _run_planned(summary, plan_runs(chosen, found, Publication.ONCE, vanished), instance,
-                     target, progress, catalogue_current)
+            target = CeleryTarget(
+                Path(raw_dir), url, run_date, sorted({s for s, _ in chosen}) if new_key else None
+            )
+        _run_planned(
+            summary,
+            plan_runs(chosen, found, Publication.ONCE, vanished),
+            instance,
+            target,
+            progress,
+            catalogue_current,
+        )
     except (RunInterrupted, KeyboardInterrupt):
         summary.interrupted = True
-        progress("Interrompu (Ctrl+C ou SIGTERM) : les partitions suivantes ne sont pas "
-                 "lancées, la publication n'a pas lieu ; relancez la même commande.")
+        progress(
+            "Interrompu (Ctrl+C ou SIGTERM) : les partitions suivantes ne sont pas "
+            "lancées, la publication n'a pas lieu ; relancez la même commande."
+        )
     _fill_counts(summary, url, [(o.structure, o.year) for o in summary.outcomes if o.success])
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.DagsterInstance,
-                 definitions: dg.Definitions | CeleryTarget,
-                 progress: Callable[[str], None], catalogue_current: bool = False) -> None:
+def _run_planned(
+    summary: RunSummary,
+    runs: list[PlannedRun],
+    instance: dg.DagsterInstance,
+    definitions: dg.Definitions | CeleryTarget,
+    progress: Callable[[str], None],
+    catalogue_current: bool = False,
+) -> None:
     """The catalogue (unless the warehouse already holds it as it is now), then the planned
     runs in order: the partitions, the next years' trends, the publication (of the last
     partition that succeeded)."""
@@ -387,11 +455,14 @@ def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.Dagst
             removed = execute(run, instance, definitions, progress)
             if removed.success:
                 summary.removed.append(run.partition)
-                progress(f"{structure} {year} : retiré de l'entrepôt (son dossier "
-                         f"raw/{structure}/{year}/ a disparu)")
+                progress(
+                    f"{structure} {year} : retiré de l'entrepôt (son dossier "
+                    f"raw/{structure}/{year}/ a disparu)"
+                )
             else:
-                summary.outcomes.append(PartitionOutcome(structure, year, False, 0.0,
-                                                         _error_of(removed)))
+                summary.outcomes.append(
+                    PartitionOutcome(structure, year, False, 0.0, _error_of(removed))
+                )
                 progress(f"{structure} {year} : ÉCHEC du retrait : {_error_of(removed)}")
         elif run.purpose == "ingest":
             assert run.partition is not None
@@ -402,22 +473,26 @@ def _run_planned(summary: RunSummary, runs: list[PlannedRun], instance: dg.Dagst
             summary.outcomes.append(outcome)
             state = "terminé" if outcome.success else f"ÉCHEC : {outcome.error}"
             memory = f", {outcome.peak_mib:,.0f} Mio" if outcome.peak_mib else ""
-            progress(f"[{n}/{len(loads)}] {structure} {year} : {state} "
-                     f"({outcome.seconds:.1f} s{memory})")
+            progress(
+                f"[{n}/{len(loads)}] {structure} {year} : {state} ({outcome.seconds:.1f} s{memory})"
+            )
         elif run.purpose == "next-year":
             assert run.partition is not None
             structure, year = run.partition
             refreshed = execute(run, instance, definitions, progress)
-            progress(f"{structure} {year} : évolutions recalculées par rapport à {year - 1}"
-                     if refreshed.success else
-                     f"{structure} {year} : ÉCHEC du recalcul des évolutions : "
-                     f"{_error_of(refreshed)}")
+            progress(
+                f"{structure} {year} : évolutions recalculées par rapport à {year - 1}"
+                if refreshed.success
+                else f"{structure} {year} : ÉCHEC du recalcul des évolutions : "
+                f"{_error_of(refreshed)}"
+            )
         else:  # the publication, once
             succeeded = [(o.structure, o.year) for o in summary.outcomes if o.success]
             # nothing new to publish when every load failed (a failing partition's layers
             # stay in the working file, for investigation) and nothing was removed
-            last = succeeded[-1] if succeeded else \
-                (summary.removed[-1] if summary.removed else None)
+            last = (
+                succeeded[-1] if succeeded else (summary.removed[-1] if summary.removed else None)
+            )
             if last is None:
                 continue
             published = execute(run, instance, definitions, progress, partition=last)
@@ -445,10 +520,13 @@ def _warehouse_state(url: str | None) -> tuple[set[tuple[str, int]], bool]:
 def _case_twin(structure: str, found: list[tuple[str, int]]) -> list[str]:
     """Codes are compared exactly: a folder spelt with other capitals is another structure."""
     twins = sorted({s for s, _ in found if s != structure and s.lower() == structure.lower()})
-    return [f"raw/{twin}/ ne diffère de {structure} que par les majuscules : les codes de "
-            f"structure sont comparés exactement, {structure} est retiré de l'entrepôt et "
-            f"{twin} chargé comme une autre structure ; renommez le dossier en {structure} "
-            f"si c'est la même" for twin in twins]
+    return [
+        f"raw/{twin}/ ne diffère de {structure} que par les majuscules : les codes de "
+        f"structure sont comparés exactement, {structure} est retiré de l'entrepôt et "
+        f"{twin} chargé comme une autre structure ; renommez le dossier en {structure} "
+        f"si c'est la même"
+        for twin in twins
+    ]
 
 
 def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int]]) -> None:
@@ -457,26 +535,28 @@ def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int
     wh = Warehouse(url)
     try:
         with wh.transaction() as conn:
-            files = wh.read_frame(conn, "SELECT structure, year, rows_read, rows_loaded "
-                                        "FROM ingested_files")
+            files = wh.read_frame(
+                conn, "SELECT structure, year, rows_read, rows_loaded FROM ingested_files"
+            )
             rejects = wh.read_frame(conn, "SELECT structure, year, value, reason FROM quarantine")
     finally:
         wh.dispose()
     keys = set(done)
 
     def mine(frame: pd.DataFrame) -> pd.DataFrame:
-        mask = [(s, int(y)) in keys for s, y in zip(frame["structure"], frame["year"],
-                                                    strict=True)]
+        mask = [(s, int(y)) in keys for s, y in zip(frame["structure"], frame["year"], strict=True)]
         return frame[mask]
 
     files, rejects = mine(files), mine(rejects)
     summary.rows_read = int(files["rows_read"].sum())
     summary.rows_loaded = int(files["rows_loaded"].sum())
     if not rejects.empty:
-        generic = [generic_reason(r, v)
-                   for v, r in zip(rejects["value"], rejects["reason"], strict=True)]
-        summary.rejected_by_reason = {str(reason): int(n) for reason, n
-                                      in pd.Series(generic).value_counts().items()}
+        generic = [
+            generic_reason(r, v) for v, r in zip(rejects["value"], rejects["reason"], strict=True)
+        ]
+        summary.rejected_by_reason = {
+            str(reason): int(n) for reason, n in pd.Series(generic).value_counts().items()
+        }
         for reason, value in zip(generic, rejects["value"], strict=True):
             examples = summary.reason_examples.setdefault(reason, [])
             if isinstance(value, str) and value and value not in examples and len(examples) < 3:
@@ -486,10 +566,15 @@ def _fill_counts(summary: RunSummary, url: str | None, done: list[tuple[str, int
 def format_summary(summary: RunSummary) -> str:
     lines = ["", "Résumé"]
     ok = [o for o in summary.outcomes if o.success]
-    lines.append(f"  partitions : {len(ok)} terminée(s), {len(summary.failed)} en échec "
-                 f"({summary.seconds:.1f} s)")
-    lines.append(f"  lignes lues : {summary.rows_read:,} ; chargées : {summary.rows_loaded:,}"
-                 .replace(",", " "))
+    lines.append(
+        f"  partitions : {len(ok)} terminée(s), {len(summary.failed)} en échec "
+        f"({summary.seconds:.1f} s)"
+    )
+    lines.append(
+        f"  lignes lues : {summary.rows_read:,} ; chargées : {summary.rows_loaded:,}".replace(
+            ",", " "
+        )
+    )
     if summary.rejected_by_reason:
         total = sum(summary.rejected_by_reason.values())
         lines.append(f"  cellules en quarantaine : {total} (table `quarantine`), par motif :")
@@ -498,9 +583,11 @@ def format_summary(summary: RunSummary) -> str:
             seen = f" (exemple de valeur refusée : « {examples[0]} »)" if examples else ""
             lines.append(f"    {n:>6} ligne{'s' if n > 1 else ''} : {reason}{seen}")
     for structure, year in summary.removed:
-        lines.append(f"  retiré {structure} {year} : son dossier raw/{structure}/{year}/ a disparu "
-                     f"(supprimé ou renommé) ; ses lignes ont quitté toutes les couches de "
-                     f"l'entrepôt")
+        lines.append(
+            f"  retiré {structure} {year} : son dossier raw/{structure}/{year}/ a disparu "
+            f"(supprimé ou renommé) ; ses lignes ont quitté toutes les couches de "
+            f"l'entrepôt"
+        )
     for notice in summary.notices:
         lines.append(f"  {notice}")
     warnings = [(o, w) for o in summary.outcomes for w in o.warnings]
@@ -515,6 +602,8 @@ def format_summary(summary: RunSummary) -> str:
     if summary.publication_error:
         lines.append(f"  ÉCHEC {summary.publication_error}")
     if summary.interrupted:
-        lines.append("  INTERROMPU : le run a été arrêté (Ctrl+C ou SIGTERM) avant sa fin ; "
-                     "relancez la même commande")
+        lines.append(
+            "  INTERROMPU : le run a été arrêté (Ctrl+C ou SIGTERM) avant sa fin ; "
+            "relancez la même commande"
+        )
     return "\n".join(lines)

@@ -41,31 +41,39 @@ SCHEDULE_NAME = "observatoire_nightly"
     cron_schedule=os.environ.get(CRON_VARIABLE) or DEFAULT_CRON,
     execution_timezone=TIMEZONE,
     job=ingest_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING if automation_on()
+    default_status=dg.DefaultScheduleStatus.RUNNING
+    if automation_on()
     else dg.DefaultScheduleStatus.STOPPED,
     description="Chaque nuit : recharge les partitions dont les fichiers ont changé (sha256) "
-                "depuis leur dernier chargement, ou jamais chargées.",
+    "depuis leur dernier chargement, ou jamais chargées.",
 )
-def nightly_refresh(context: dg.ScheduleEvaluationContext, drop_zone: DropZoneResource,
-                    warehouse: WarehouseResource) -> dg.SkipReason | list[dg.RunRequest]:
+def nightly_refresh(
+    context: dg.ScheduleEvaluationContext, drop_zone: DropZoneResource, warehouse: WarehouseResource
+) -> dg.SkipReason | list[dg.RunRequest]:
     root = drop_zone.root
     found = discover_partitions(root)
     current, unsettled = scan_drop_zone(root, found, settle_seconds=settle_seconds())
-    changed = changed_partitions({f: s.sha256 for f, s in current.items()},
-                                 loaded_files(warehouse.url), set(found) - unsettled)
+    changed = changed_partitions(
+        {f: s.sha256 for f, s in current.items()},
+        loaded_files(warehouse.url),
+        set(found) - unsettled,
+    )
     # structure.yaml or configuration changed, or rows dated after their run day that has come
-    stale = stale_inputs(root, set(found) - unsettled, recorded_inputs(warehouse.url),
-                         drop_zone.today)
+    stale = stale_inputs(
+        root, set(found) - unsettled, recorded_inputs(warehouse.url), drop_zone.today
+    )
     changed = sorted(set(changed) | set(stale), key=lambda sy: (sy[1], sy[0]))
     vanished = vanished_partitions(held_partitions(warehouse.url), found) - unsettled
     if not changed and not vanished:
-        return dg.SkipReason("rien à recharger : chaque partition est chargée depuis ses "
-                             "fichiers actuels, son structure.yaml et la configuration, aucune "
-                             "date rejetée n'est arrivée, et chaque partition de l'entrepôt a "
-                             "encore son dossier (comparés : le sha256 des fichiers avec "
-                             "ingested_files, l'empreinte des entrées et le jour de reprise de "
-                             "chaque partition avec staging.partition_loads, les partitions de "
-                             "l'entrepôt avec raw/)")
+        return dg.SkipReason(
+            "rien à recharger : chaque partition est chargée depuis ses "
+            "fichiers actuels, son structure.yaml et la configuration, aucune "
+            "date rejetée n'est arrivée, et chaque partition de l'entrepôt a "
+            "encore son dossier (comparés : le sha256 des fichiers avec "
+            "ingested_files, l'empreinte des entrées et le jour de reprise de "
+            "chaque partition avec staging.partition_loads, les partitions de "
+            "l'entrepôt avec raw/)"
+        )
     # Schedules cannot return dynamic-partition requests: register the new ones here.
     register_partitions(context.instance, found)
     return run_requests(changed, found, "nightly", lambda p: f"{p[0]}-{p[1]}", vanished)

@@ -74,9 +74,13 @@ def partition_of_file(relative: str) -> Partition | None:
     return parts[0], int(parts[1])
 
 
-def scan_drop_zone(root: Path, partitions: Iterable[Partition],
-                   known: Mapping[str, FileState] | None = None, settle_seconds: float = 0.0,
-                   now: float | None = None) -> tuple[dict[str, FileState], set[Partition]]:
+def scan_drop_zone(
+    root: Path,
+    partitions: Iterable[Partition],
+    known: Mapping[str, FileState] | None = None,
+    settle_seconds: float = 0.0,
+    now: float | None = None,
+) -> tuple[dict[str, FileState], set[Partition]]:
     """The export files of the partitions' folders (`S/Y/name` -> state), hashing only those
     whose size or modification time differ from `known`; and the partitions holding a file
     modified less than `settle_seconds` ago (their files are left out)."""
@@ -124,14 +128,17 @@ def _by_partition(files: Mapping[str, str]) -> dict[Partition, dict[str, str]]:
     return grouped
 
 
-def changed_partitions(current: Mapping[str, str], known: Mapping[str, str],
-                       partitions: Iterable[Partition]) -> list[Partition]:
+def changed_partitions(
+    current: Mapping[str, str], known: Mapping[str, str], partitions: Iterable[Partition]
+) -> list[Partition]:
     """The partitions whose files (`S/Y/name` -> sha256) differ from `known`: a file new,
     changed or gone, or a partition never loaded. Years ascending (a year's trends read the
     year before)."""
     now, before = _by_partition(current), _by_partition(known)
-    return sorted((p for p in set(partitions) if now.get(p, {}) != before.get(p, {})),
-                  key=lambda sy: (sy[1], sy[0]))
+    return sorted(
+        (p for p in set(partitions) if now.get(p, {}) != before.get(p, {})),
+        key=lambda sy: (sy[1], sy[0]),
+    )
 
 
 def partition_digest(files: Mapping[str, str]) -> str:
@@ -141,9 +148,13 @@ def partition_digest(files: Mapping[str, str]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
 
 
-def run_requests(changed: list[Partition], found: Iterable[Partition], trigger: str,
-                 run_key: Callable[[Partition], str], vanished: Iterable[Partition] = ()
-                 ) -> list[dg.RunRequest]:
+def run_requests(
+    changed: list[Partition],
+    found: Iterable[Partition],
+    trigger: str,
+    run_key: Callable[[Partition], str],
+    vanished: Iterable[Partition] = (),
+) -> list[dg.RunRequest]:
     """The runs `plan_runs` calls for, as run requests queued in that order (each publishes:
     `Publication.EACH`). `run_key` names a changed partition's run; a next year's run adds
     `-next` to the key of the year before it, a removal is `remove-` and the key of each
@@ -155,19 +166,25 @@ def run_requests(changed: list[Partition], found: Iterable[Partition], trigger: 
             requests.append(run.request(f"remove-{run_key(run.partition)}", trigger))
             continue
         structure, year = run.partition
-        key = run_key(run.partition) if run.purpose == "ingest" \
+        key = (
+            run_key(run.partition)
+            if run.purpose == "ingest"
             else f"{run_key((structure, year - 1))}-next"
+        )
         requests.append(run.request(key, trigger))
     return requests
 
 
-def new_partitions_requests(instance: dg.DagsterInstance, partitions: Iterable[Partition]
-                            ) -> list[dg.AddDynamicPartitionsRequest]:
+def new_partitions_requests(
+    instance: dg.DagsterInstance, partitions: Iterable[Partition]
+) -> list[dg.AddDynamicPartitionsRequest]:
     """Requests adding the structures and years not yet known to the instance."""
     partitions = list(partitions)
     requests = []
-    for name, keys in (("structure", {s for s, _ in partitions}),
-                       ("year", {str(y) for _, y in partitions})):
+    for name, keys in (
+        ("structure", {s for s, _ in partitions}),
+        ("year", {str(y) for _, y in partitions}),
+    ):
         new = sorted(keys - set(instance.get_dynamic_partitions(name)))
         if new:
             requests.append(dg.AddDynamicPartitionsRequest(name, new))
@@ -188,20 +205,27 @@ def recorded_inputs(url: str | None) -> dict[Partition, tuple[str, date | None]]
     """Per loaded partition: the digest of its inputs besides its files, and the day its
     rows dated after the run become valid (staging.partition_loads, published)."""
     try:
-        frame = read_published(url, "ingested_files",
-                               "SELECT structure, year, inputs_digest, retry_on "
-                               "FROM staging.partition_loads")
+        frame = read_published(
+            url,
+            "ingested_files",
+            "SELECT structure, year, inputs_digest, retry_on FROM staging.partition_loads",
+        )
     except sa.exc.SQLAlchemyError:  # a warehouse made before the table existed
         return {}
     if frame is None:
         return {}
-    return {(s, int(y)): (d, None if r is None or pd.isna(r) else pd.Timestamp(r).date())
-            for s, y, d, r in frame.itertuples(index=False, name=None)}
+    return {
+        (s, int(y)): (d, None if r is None or pd.isna(r) else pd.Timestamp(r).date())
+        for s, y, d, r in frame.itertuples(index=False, name=None)
+    }
 
 
-def stale_inputs(root: Path, found: Iterable[Partition],
-                 recorded: Mapping[Partition, tuple[str, date | None]],
-                 today: date | None = None) -> dict[Partition, str]:
+def stale_inputs(
+    root: Path,
+    found: Iterable[Partition],
+    recorded: Mapping[Partition, tuple[str, date | None]],
+    today: date | None = None,
+) -> dict[Partition, str]:
     """The loaded partitions whose structure.yaml or figure configuration changed since
     (`inputs_digest` differs), and, given `today`, those with rows dated after their run
     day that has now come: partition -> its current inputs digest."""
@@ -215,16 +239,18 @@ def stale_inputs(root: Path, found: Iterable[Partition],
         if structure not in digests:
             digests[structure] = inputs_digest(root / structure, configuration)
         digest, retry = recorded[partition]
-        if digest != digests[structure] or (today is not None and retry is not None
-                                            and retry <= today):
+        if digest != digests[structure] or (
+            today is not None and retry is not None and retry <= today
+        ):
             stale[partition] = digests[structure]
     return stale
 
 
 def loaded_files(url: str | None) -> dict[str, str]:
     """`S/Y/name` -> sha256 of the files behind the published figures (`ingested_files`)."""
-    frame = read_published(url, "ingested_files",
-                           "SELECT DISTINCT file, sha256 FROM ingested_files")
+    frame = read_published(
+        url, "ingested_files", "SELECT DISTINCT file, sha256 FROM ingested_files"
+    )
     if frame is None:
         return {}
     return dict(zip(frame["file"], frame["sha256"], strict=True))
@@ -250,13 +276,20 @@ def _partition_of_key(key: str) -> Partition:
     return structure, int(year)
 
 
-def _dump_cursor(seq: int, catalogue: str, files: Mapping[str, FileState],
-                 removing: Iterable[Partition] = (),
-                 inputs: Mapping[str, str] | None = None) -> str:
-    state = {"n": seq, "catalogue": catalogue,
-             "files": {f: [s.sha256, s.size, s.mtime_ns] for f, s in sorted(files.items())},
-             "removing": [f"{s}|{y}" for s, y in sorted(removing)],
-             "inputs": dict(sorted((inputs or {}).items()))}
+def _dump_cursor(
+    seq: int,
+    catalogue: str,
+    files: Mapping[str, FileState],
+    removing: Iterable[Partition] = (),
+    inputs: Mapping[str, str] | None = None,
+) -> str:
+    state = {
+        "n": seq,
+        "catalogue": catalogue,
+        "files": {f: [s.sha256, s.size, s.mtime_ns] for f, s in sorted(files.items())},
+        "removing": [f"{s}|{y}" for s, y in sorted(removing)],
+        "inputs": dict(sorted((inputs or {}).items())),
+    }
     return json.dumps(state, separators=(",", ":"))
 
 
@@ -264,14 +297,16 @@ def _dump_cursor(seq: int, catalogue: str, files: Mapping[str, FileState],
     name=SENSOR_NAME,
     jobs=[ingest_job, catalogue_job],
     minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING if automation_on()
+    default_status=dg.DefaultSensorStatus.RUNNING
+    if automation_on()
     else dg.DefaultSensorStatus.STOPPED,
     description="Surveille la zone de dépôt raw/<STRUCTURE>/<ANNÉE>/ : un fichier nouveau, "
-                "modifié (sha256) ou retiré relance sa partition (et les évolutions de "
-                "l'année suivante) ; une nouvelle structure ou année devient une partition.",
+    "modifié (sha256) ou retiré relance sa partition (et les évolutions de "
+    "l'année suivante) ; une nouvelle structure ou année devient une partition.",
 )
-def drop_zone_sensor(context: dg.SensorEvaluationContext, drop_zone: DropZoneResource,
-                     warehouse: WarehouseResource) -> dg.SensorResult:
+def drop_zone_sensor(
+    context: dg.SensorEvaluationContext, drop_zone: DropZoneResource, warehouse: WarehouseResource
+) -> dg.SensorResult:
     root = drop_zone.root
     state = _load_cursor(context.cursor)
     if state is None:  # first tick: what the warehouse already holds is not news
@@ -285,13 +320,18 @@ def drop_zone_sensor(context: dg.SensorEvaluationContext, drop_zone: DropZoneRes
     # A partition still being written keeps its known files until the next tick.
     files = {**current, **{f: s for f, s in known.items() if partition_of_file(f) in unsettled}}
     shas = {f: s.sha256 for f, s in files.items()}
-    changed = changed_partitions(shas, {f: s.sha256 for f, s in known.items()},
-                                 set(found) - unsettled)
+    changed = changed_partitions(
+        shas, {f: s.sha256 for f, s in known.items()}, set(found) - unsettled
+    )
     # structure.yaml or the figure configuration changed: asked once per new digest
     asked = state.get("inputs", {}) if state else {}
-    stale = {p: d for p, d in stale_inputs(root, set(found) - unsettled,
-                                           recorded_inputs(warehouse.url)).items()
-             if asked.get(f"{p[0]}|{p[1]}") != d}
+    stale = {
+        p: d
+        for p, d in stale_inputs(
+            root, set(found) - unsettled, recorded_inputs(warehouse.url)
+        ).items()
+        if asked.get(f"{p[0]}|{p[1]}") != d
+    }
     changed = sorted(set(changed) | set(stale), key=lambda sy: (sy[1], sy[0]))
     asked = {**asked, **{f"{s}|{y}": d for (s, y), d in stale.items()}}
 
@@ -311,23 +351,30 @@ def drop_zone_sensor(context: dg.SensorEvaluationContext, drop_zone: DropZoneRes
         requests += run_requests(changed, found, "drop_zone", run_key, vanished - removing)
         context.log.info("changed partitions: " + ", ".join(f"{s} {y}" for s, y in changed))
         if stale:
-            context.log.info("structure.yaml or configuration changed: " + ", ".join(
-                f"{s} {y}" for s, y in sorted(stale)))
+            context.log.info(
+                "structure.yaml or configuration changed: "
+                + ", ".join(f"{s} {y}" for s, y in sorted(stale))
+            )
         if vanished - removing:
-            context.log.info("folders gone, partitions removed: " + ", ".join(
-                f"{s} {y}" for s, y in sorted(vanished - removing)))
+            context.log.info(
+                "folders gone, partitions removed: "
+                + ", ".join(f"{s} {y}" for s, y in sorted(vanished - removing))
+            )
     if unsettled:
-        context.log.info("still being written, next tick: "
-                         + ", ".join(f"{s} {y}" for s, y in sorted(unsettled)))
+        context.log.info(
+            "still being written, next tick: " + ", ".join(f"{s} {y}" for s, y in sorted(unsettled))
+        )
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=new_partitions_requests(context.instance, found),
         cursor=_dump_cursor(seq, digest, files, vanished, asked),
-        skip_reason=None if requests else "no file new, changed or removed, no folder gone, "
-                                          "no structure.yaml or configuration changed "
-                                          "(compared: the export files' sha256 with the "
-                                          "sensor's last tick, each partition's inputs "
-                                          "digest with the warehouse's, the warehouse's "
-                                          "partitions "
-                                          "with the folders of raw/)",
+        skip_reason=None
+        if requests
+        else "no file new, changed or removed, no folder gone, "
+        "no structure.yaml or configuration changed "
+        "(compared: the export files' sha256 with the "
+        "sensor's last tick, each partition's inputs "
+        "digest with the warehouse's, the warehouse's "
+        "partitions "
+        "with the folders of raw/)",
     )

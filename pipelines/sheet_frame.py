@@ -123,8 +123,11 @@ def _shortest_numbers(array: pa.Array) -> pa.Array:
 def _normalise_workbook_values(array: pa.Array) -> pa.Array:
     # A NUL (an `_x0000_` escape in the sheet XML) means nothing in an export and PostgreSQL
     # text cannot hold it: removed, on both engines alike, so the figures agree.
-    array = _on_subset(array, pc.match_substring(array, "\x00"),
-                       lambda a: pc.replace_substring(a, pattern="\x00", replacement=""))
+    array = _on_subset(
+        array,
+        pc.match_substring(array, "\x00"),
+        lambda a: pc.replace_substring(a, pattern="\x00", replacement=""),
+    )
     array = _on_subset(
         array,
         pc.match_substring(array, ":"),
@@ -200,8 +203,7 @@ def build_sheet(
         j = header.recognition.columns[col.name]
         headers[col.name] = str(header.cells[j]).strip()
         values = trimmed[j].take(indices)
-        values = pc.if_else(pc.equal(values, pa.scalar("")), pa.scalar(None, pa.string()),
-                            values)
+        values = pc.if_else(pc.equal(values, pa.scalar("")), pa.scalar(None, pa.string()), values)
         if table.workbook:
             values = _normalise_workbook_values(values)
         series = values.to_pandas()

@@ -36,7 +36,9 @@ def age_sql(dialect: str) -> list[str]:
            LANGUAGE sql IMMUTABLE AS $$ SELECT date_part('year', age(d, b))::integer $$""",
             """CREATE OR REPLACE FUNCTION age_band(b date, d date) RETURNS text
            LANGUAGE sql IMMUTABLE AS $$
-           SELECT """ + _band_cases(" " * 23) + " $$",
+           SELECT """
+            + _band_cases(" " * 23)
+            + " $$",
         ]
     return [
         """CREATE OR REPLACE MACRO age_years(b, d) AS
@@ -45,5 +47,6 @@ def age_sql(dialect: str) -> list[str]:
                           < date_part('month', b) * 100 + date_part('day', b)
                        THEN 1 ELSE 0 END AS INTEGER)""",
         """CREATE OR REPLACE MACRO age_band(b, d) AS
-           """ + _band_cases(" " * 16),
+           """
+        + _band_cases(" " * 16),
     ]

@@ -35,9 +35,9 @@ from pipelines.tables import staging_tables
 class StagedPartition:
     """Everything the staging layer stores for one partition."""
 
-    tables: dict[str, pd.DataFrame]      # export type -> staging rows
-    sheets: pd.DataFrame                 # staging.sheets
-    files: pd.DataFrame                  # staging.raw_files
+    tables: dict[str, pd.DataFrame]  # export type -> staging rows
+    sheets: pd.DataFrame  # staging.sheets
+    files: pd.DataFrame  # staging.raw_files
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -65,8 +65,9 @@ def sha256_of(path: Path) -> str:
         os.close(fd)
 
 
-def stage_sheet(sheet: ExportSheet, structure: str, key: bytes,
-                pseudonyms: dict[object, str] | None = None) -> pd.DataFrame:
+def stage_sheet(
+    sheet: ExportSheet, structure: str, key: bytes, pseudonyms: dict[object, str] | None = None
+) -> pd.DataFrame:
     """One sheet's rows in the staging table's shape, ids keyed with `key` (`pseudonyms`: ids
     already keyed in this partition, see `pseudonymise`)."""
     table = staging_tables[sheet.export_type]
@@ -82,13 +83,18 @@ def stage_sheet(sheet: ExportSheet, structure: str, key: bytes,
             continue
         out[name] = frame[name] if name in frame.columns else None
     if "young_id" in out:
-        out["young_id"] = pseudonymise(structure, parse_id(out["young_id"]), key,
-                                       known=pseudonyms)
+        out["young_id"] = pseudonymise(structure, parse_id(out["young_id"]), key, known=pseudonyms)
     return out
 
 
-def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
-                    seen_at: pd.Timestamp, key: bytes | None = None) -> StagedPartition:
+def stage_partition(
+    year_dir: Path,
+    raw_root: Path,
+    structure: str,
+    year: int,
+    seen_at: pd.Timestamp,
+    key: bytes | None = None,
+) -> StagedPartition:
     """Read every export file of `raw/<structure>/<year>/` into staging frames, ids keyed
     with `key` (default: the configured key, `pseudonym.resolve_key`).
 
@@ -107,16 +113,30 @@ def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
         warnings.extend(result.warnings)
         for sheet in result.sheets:
             by_type[sheet.export_type].append(stage_sheet(sheet, structure, key, pseudonyms))
-            sheet_rows.append({
-                "structure": structure, "year": year, "file": sheet.file, "sheet": sheet.sheet,
-                "export_type": sheet.export_type, "header_row": sheet.header_row,
-                "rows_read": sheet.rows_read,
-                "headers": json.dumps(sheet.headers, ensure_ascii=False),
-            })
-        file_rows.append({"structure": structure, "year": year, "file": file,
-                          "sha256": hashlib.sha256(content).hexdigest(),
-                          "size_bytes": len(content), "status": "read", "note": None,
-                          "seen_at": seen_at})
+            sheet_rows.append(
+                {
+                    "structure": structure,
+                    "year": year,
+                    "file": sheet.file,
+                    "sheet": sheet.sheet,
+                    "export_type": sheet.export_type,
+                    "header_row": sheet.header_row,
+                    "rows_read": sheet.rows_read,
+                    "headers": json.dumps(sheet.headers, ensure_ascii=False),
+                }
+            )
+        file_rows.append(
+            {
+                "structure": structure,
+                "year": year,
+                "file": file,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "size_bytes": len(content),
+                "status": "read",
+                "note": None,
+                "seen_at": seen_at,
+            }
+        )
         del content  # one file's bytes held at a time
     warnings.extend(_copies(file_rows))
     tables = {}
@@ -125,11 +145,23 @@ def stage_partition(year_dir: Path, raw_root: Path, structure: str, year: int,
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
         frame["year"] = year
         tables[name] = frame[cols]
-    sheets = pd.DataFrame(sheet_rows, columns=["structure", "year", "file", "sheet",
-                                               "export_type", "header_row", "rows_read",
-                                               "headers"])
-    files_frame = pd.DataFrame(file_rows, columns=["structure", "year", "file", "sha256",
-                                                   "size_bytes", "status", "note", "seen_at"])
+    sheets = pd.DataFrame(
+        sheet_rows,
+        columns=[
+            "structure",
+            "year",
+            "file",
+            "sheet",
+            "export_type",
+            "header_row",
+            "rows_read",
+            "headers",
+        ],
+    )
+    files_frame = pd.DataFrame(
+        file_rows,
+        columns=["structure", "year", "file", "sha256", "size_bytes", "status", "note", "seen_at"],
+    )
     return StagedPartition(tables=tables, sheets=sheets, files=files_frame, warnings=warnings)
 
 
@@ -143,7 +175,8 @@ def _copies(file_rows: list[dict]) -> list[str]:
                 f"{row['file']} : même contenu que {first[row['sha256']]} (une copie) : les "
                 f"lignes qui ont leur propre identifiant sont fusionnées, mais celles qui n'en "
                 f"ont pas (événements, propositions, situations ou aides sans identifiant) "
-                f"sont comptées deux fois ; retirez la copie et relancez")
+                f"sont comptées deux fois ; retirez la copie et relancez"
+            )
         else:
             first[row["sha256"]] = row["file"]
     return out

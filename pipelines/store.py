@@ -38,8 +38,14 @@ def _partition(structure: str, year: int) -> dict[str, object]:
 _STAGING_ORDER = ["source_file", "source_sheet", "source_row"]
 
 
-def write_staging(warehouse: Warehouse, staged: StagedPartition, structure: str,
-                  year: int, key_fingerprint: str, inputs_digest: str) -> None:
+def write_staging(
+    warehouse: Warehouse,
+    staged: StagedPartition,
+    structure: str,
+    year: int,
+    key_fingerprint: str,
+    inputs_digest: str,
+) -> None:
     """A partition's staging rows, the fingerprint of the key its ids were keyed with and
     the digest of its other inputs (same transaction: they always agree)."""
     where = _partition(structure, year)
@@ -48,22 +54,37 @@ def write_staging(warehouse: Warehouse, staged: StagedPartition, structure: str,
             warehouse.replace_rows(conn, t.staging_tables[name], frame, where)
         warehouse.replace_rows(conn, t.sheets, staged.sheets, where)
         warehouse.replace_rows(conn, t.raw_files, staged.files, where)
-        warehouse.replace_rows(conn, t.partition_loads, pd.DataFrame([{
-            **where, "key_fingerprint": key_fingerprint, "inputs_digest": inputs_digest,
-            "retry_on": None, "recorded_at": pd.Timestamp.now().floor("s")}]), where)
+        warehouse.replace_rows(
+            conn,
+            t.partition_loads,
+            pd.DataFrame(
+                [
+                    {
+                        **where,
+                        "key_fingerprint": key_fingerprint,
+                        "inputs_digest": inputs_digest,
+                        "retry_on": None,
+                        "recorded_at": pd.Timestamp.now().floor("s"),
+                    }
+                ]
+            ),
+            where,
+        )
 
 
 def key_fingerprints(warehouse: Warehouse, structure: str) -> dict[int, str]:
     """year -> fingerprint of the key each loaded partition of `structure` was keyed with."""
     loads = t.partition_loads
     with warehouse.transaction() as conn:
-        rows = conn.execute(sa.select(loads.c.year, loads.c.key_fingerprint)
-                            .where(loads.c.structure == structure)).all()
+        rows = conn.execute(
+            sa.select(loads.c.year, loads.c.key_fingerprint).where(loads.c.structure == structure)
+        ).all()
     return {int(year): fingerprint for year, fingerprint in rows}
 
 
-def read_staging(warehouse: Warehouse, structure: str,
-                 year: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+def read_staging(
+    warehouse: Warehouse, structure: str, year: int
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
     """A partition's staging rows (in file, sheet, row order), sheets and files, as written
     by `write_staging`: read back from the warehouse, so that the conformed step can run in
     another process or on another machine than the staging step."""
@@ -71,29 +92,39 @@ def read_staging(warehouse: Warehouse, structure: str,
     where = "WHERE structure = :structure AND year = :year"
     with warehouse.transaction() as conn:
         sheets = warehouse.read_frame(conn, f"SELECT * FROM {t.STAGING}.sheets {where}", params)
-        files = warehouse.read_frame(conn, f"SELECT * FROM {t.STAGING}.raw_files {where}",
-                                     params)
+        files = warehouse.read_frame(conn, f"SELECT * FROM {t.STAGING}.raw_files {where}", params)
         frames = {
             name: warehouse.read_frame(
-                conn, f"SELECT * FROM {t.STAGING}.{name} {where} "
-                      f"ORDER BY {', '.join(_STAGING_ORDER)}", params)
+                conn,
+                f"SELECT * FROM {t.STAGING}.{name} {where} ORDER BY {', '.join(_STAGING_ORDER)}",
+                params,
+            )
             for name in t.staging_tables
         }
     return frames, sheets, files
 
 
-def write_conformed(warehouse: Warehouse, structure: str, year: int,
-                    conformed: dict[str, pd.DataFrame], communes: pd.DataFrame,
-                    quarantine: pd.DataFrame, ingested: pd.DataFrame,
-                    retry_on: date | None = None,
-                    warnings: pd.DataFrame | None = None) -> None:
+def write_conformed(
+    warehouse: Warehouse,
+    structure: str,
+    year: int,
+    conformed: dict[str, pd.DataFrame],
+    communes: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    ingested: pd.DataFrame,
+    retry_on: date | None = None,
+    warnings: pd.DataFrame | None = None,
+) -> None:
     """The conformed layer of a partition, its quarantine, warnings and files, and the day
     its rows dated after the run can be retried (`retry_on`), in one transaction."""
     where = _partition(structure, year)
     with warehouse.transaction() as conn:
         loads = t.partition_loads
-        conn.execute(loads.update().where((loads.c.structure == structure)
-                                          & (loads.c.year == year)).values(retry_on=retry_on))
+        conn.execute(
+            loads.update()
+            .where((loads.c.structure == structure) & (loads.c.year == year))
+            .values(retry_on=retry_on)
+        )
         for name, frame in conformed.items():
             warehouse.replace_rows(conn, t.conformed_tables[name], frame, where)
         warehouse.replace_rows(conn, t.communes, communes, {"structure": structure})
@@ -116,9 +147,11 @@ def read_units(warehouse: Warehouse, structure: str, year: int) -> pd.DataFrame:
     columns = ", ".join(["indicator", *FIGURE_INPUTS])
     with warehouse.transaction() as conn:
         return warehouse.read_frame(
-            conn, f"SELECT {columns} FROM {t.MARTS}.indicator_units "
-                  f"WHERE structure = :structure AND year = :year",
-            _partition(structure, year))
+            conn,
+            f"SELECT {columns} FROM {t.MARTS}.indicator_units "
+            f"WHERE structure = :structure AND year = :year",
+            _partition(structure, year),
+        )
 
 
 def write_values(warehouse: Warehouse, structure: str, year: int, values: pd.DataFrame) -> None:
@@ -126,8 +159,7 @@ def write_values(warehouse: Warehouse, structure: str, year: int, values: pd.Dat
         warehouse.replace_rows(conn, t.indicator_values, values, _partition(structure, year))
 
 
-def write_trends(warehouse: Warehouse, structure: str, year: int,
-                 trends: pd.DataFrame) -> None:
+def write_trends(warehouse: Warehouse, structure: str, year: int, trends: pd.DataFrame) -> None:
     with warehouse.transaction() as conn:
         warehouse.replace_rows(conn, t.indicator_trends, trends, _partition(structure, year))
 
@@ -145,8 +177,10 @@ def catalogue_is_current(warehouse: Warehouse) -> bool:
     from pipelines.dictionary import frame as dictionary_frame  # late: dictionary imports this
 
     def rows(frame: pd.DataFrame) -> set[tuple[str | None, ...]]:
-        return {tuple(None if pd.isna(v) else str(v) for v in row)
-                for row in frame.itertuples(index=False, name=None)}
+        return {
+            tuple(None if pd.isna(v) else str(v) for v in row)
+            for row in frame.itertuples(index=False, name=None)
+        }
 
     expected = {t.indicator_catalogue: catalogue_frame(), t.data_dictionary: dictionary_frame()}
     try:
@@ -164,21 +198,27 @@ def catalogue_is_current(warehouse: Warehouse) -> bool:
 def read_values(warehouse: Warehouse, structure: str, year: int) -> pd.DataFrame:
     with warehouse.transaction() as conn:
         return warehouse.read_frame(
-            conn, "SELECT * FROM indicator_values WHERE structure = :structure AND year = :year",
-            _partition(structure, year))
+            conn,
+            "SELECT * FROM indicator_values WHERE structure = :structure AND year = :year",
+            _partition(structure, year),
+        )
 
 
 def territory_of(warehouse: Warehouse, structure: str) -> list[tuple[str, str]]:
     with warehouse.transaction() as conn:
         frame = warehouse.read_frame(
-            conn, f"SELECT commune_insee, commune FROM {t.CONFORMED}.communes "
-                  f"WHERE structure = :structure ORDER BY position", {"structure": structure})
+            conn,
+            f"SELECT commune_insee, commune FROM {t.CONFORMED}.communes "
+            f"WHERE structure = :structure ORDER BY position",
+            {"structure": structure},
+        )
     return list(frame.itertuples(index=False, name=None))
 
 
 def _partitioned_tables() -> list[sa.Table]:
-    return [table for table in t.metadata.sorted_tables
-            if {"structure", "year"} <= set(table.c.keys())]
+    return [
+        table for table in t.metadata.sorted_tables if {"structure", "year"} <= set(table.c.keys())
+    ]
 
 
 def partitions_held(warehouse: Warehouse) -> set[tuple[str, int]]:
@@ -187,8 +227,9 @@ def partitions_held(warehouse: Warehouse) -> set[tuple[str, int]]:
         return _held(conn)
 
 
-def remove_partitions(warehouse: Warehouse, partitions: list[tuple[str, int]]
-                      ) -> dict[tuple[str, int], int]:
+def remove_partitions(
+    warehouse: Warehouse, partitions: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
     """Delete every row of these partitions from every layer, in one transaction (readers
     see them all or none), and the territory of a structure left with no partition. Returns
     the rows deleted per partition."""
@@ -197,8 +238,14 @@ def remove_partitions(warehouse: Warehouse, partitions: list[tuple[str, int]]
         for structure, year in partitions:
             n = 0
             for table in _partitioned_tables():
-                n += conn.execute(table.delete().where(
-                    (table.c.structure == structure) & (table.c.year == year))).rowcount or 0
+                n += (
+                    conn.execute(
+                        table.delete().where(
+                            (table.c.structure == structure) & (table.c.year == year)
+                        )
+                    ).rowcount
+                    or 0
+                )
             removed[(structure, year)] = n
         left = {s for s, _ in _held(conn)}
         for structure in {s for s, _ in partitions} - left:
@@ -211,7 +258,8 @@ def held_partitions_sql() -> str:
     return " UNION ".join(
         f"SELECT DISTINCT structure, year FROM "
         f"{table.schema + '.' if table.schema else ''}{table.name}"
-        for table in _partitioned_tables())
+        for table in _partitioned_tables()
+    )
 
 
 def _held(conn: sa.Connection) -> set[tuple[str, int]]:

@@ -42,17 +42,21 @@ def _source_columns() -> list[sa.Column]:
 
 # --- staging: one table per export type, every kept column as text -------------------------
 
+
 def _staging_table(export_type: str) -> sa.Table:
     spec = export_specs()[export_type]
     cols = [sa.Column(c.name, Text) for c in spec.columns if not c.personal]
-    return sa.Table(export_type, metadata, *_partition_columns(), *_source_columns(), *cols,
-                    schema=STAGING)
+    return sa.Table(
+        export_type, metadata, *_partition_columns(), *_source_columns(), *cols, schema=STAGING
+    )
 
 
 staging_tables: dict[str, sa.Table] = {name: _staging_table(name) for name in export_specs()}
 
 raw_files = sa.Table(
-    "raw_files", metadata, *_partition_columns(),
+    "raw_files",
+    metadata,
+    *_partition_columns(),
     sa.Column("file", Text, nullable=False),
     sa.Column("sha256", Text, nullable=False),
     sa.Column("size_bytes", sa.BigInteger, nullable=False),
@@ -67,7 +71,9 @@ raw_files = sa.Table(
 # the day a row rejected as dated after the run can be retried. A table of its own, so that
 # a warehouse made before it gets it too.
 partition_loads = sa.Table(
-    "partition_loads", metadata, *_partition_columns(),
+    "partition_loads",
+    metadata,
+    *_partition_columns(),
     sa.Column("key_fingerprint", Text, nullable=False),
     sa.Column("inputs_digest", Text, nullable=False),
     sa.Column("retry_on", sa.Date),
@@ -76,7 +82,9 @@ partition_loads = sa.Table(
 )
 
 sheets = sa.Table(
-    "sheets", metadata, *_partition_columns(),
+    "sheets",
+    metadata,
+    *_partition_columns(),
     sa.Column("file", Text, nullable=False),
     sa.Column("sheet", Text),
     sa.Column("export_type", Text, nullable=False),
@@ -90,7 +98,8 @@ sheets = sa.Table(
 # --- conformed -------------------------------------------------------------------------------
 
 communes = sa.Table(
-    "communes", metadata,
+    "communes",
+    metadata,
     sa.Column("structure", Text, nullable=False),
     sa.Column("commune_insee", Text, nullable=False),
     sa.Column("commune", Text, nullable=False),
@@ -100,7 +109,9 @@ communes = sa.Table(
 
 conformed_tables: dict[str, sa.Table] = {
     "jeunes": sa.Table(
-        "jeunes", metadata, *_partition_columns(),
+        "jeunes",
+        metadata,
+        *_partition_columns(),
         sa.Column("young_id", Text, nullable=False),
         sa.Column("sex", Text, nullable=False),
         sa.Column("birth_date", sa.Date),
@@ -117,7 +128,9 @@ conformed_tables: dict[str, sa.Table] = {
         schema=CONFORMED,
     ),
     "evenements": sa.Table(
-        "evenements", metadata, *_partition_columns(),
+        "evenements",
+        metadata,
+        *_partition_columns(),
         sa.Column("row_key", Text, nullable=False),
         sa.Column("event_id", Text),
         sa.Column("young_id", Text, nullable=False),
@@ -133,7 +146,9 @@ conformed_tables: dict[str, sa.Table] = {
         schema=CONFORMED,
     ),
     "propositions": sa.Table(
-        "propositions", metadata, *_partition_columns(),
+        "propositions",
+        metadata,
+        *_partition_columns(),
         sa.Column("row_key", Text, nullable=False),
         sa.Column("proposal_id", Text),
         sa.Column("young_id", Text, nullable=False),
@@ -147,7 +162,9 @@ conformed_tables: dict[str, sa.Table] = {
         schema=CONFORMED,
     ),
     "situations": sa.Table(
-        "situations", metadata, *_partition_columns(),
+        "situations",
+        metadata,
+        *_partition_columns(),
         sa.Column("row_key", Text, nullable=False),
         sa.Column("situation_id", Text),
         sa.Column("young_id", Text, nullable=False),
@@ -168,7 +185,9 @@ conformed_tables: dict[str, sa.Table] = {
         schema=CONFORMED,
     ),
     "dispositifs": sa.Table(
-        "dispositifs", metadata, *_partition_columns(),
+        "dispositifs",
+        metadata,
+        *_partition_columns(),
         sa.Column("row_key", Text, nullable=False),
         sa.Column("young_id", Text, nullable=False),
         sa.Column("programme", Text, nullable=False),
@@ -179,7 +198,9 @@ conformed_tables: dict[str, sa.Table] = {
         schema=CONFORMED,
     ),
     "aides": sa.Table(
-        "aides", metadata, *_partition_columns(),
+        "aides",
+        metadata,
+        *_partition_columns(),
         sa.Column("row_key", Text, nullable=False),
         sa.Column("aid_id", Text),
         sa.Column("young_id", Text, nullable=False),
@@ -196,13 +217,28 @@ conformed_tables: dict[str, sa.Table] = {
 # --- marts -----------------------------------------------------------------------------------
 
 DIMENSIONS = (
-    "sex", "age_band", "qualification", "housing", "driving_licence", "qpv_status", "qpv",
-    "contact_type", "proposal_theme", "contract_type", "training_type", "apprenticeship_kind",
-    "rome_domain", "measure_type", "programme", "aid_type",
+    "sex",
+    "age_band",
+    "qualification",
+    "housing",
+    "driving_licence",
+    "qpv_status",
+    "qpv",
+    "contact_type",
+    "proposal_theme",
+    "contract_type",
+    "training_type",
+    "apprenticeship_kind",
+    "rome_domain",
+    "measure_type",
+    "programme",
+    "aid_type",
 )
 
 indicator_units = sa.Table(
-    "indicator_units", metadata, *_partition_columns(),
+    "indicator_units",
+    metadata,
+    *_partition_columns(),
     sa.Column("indicator", Text, nullable=False),
     sa.Column("unit_key", Text, nullable=False),
     sa.Column("young_id", Text, nullable=False),
@@ -214,8 +250,17 @@ indicator_units = sa.Table(
 
 # --- the contract's tables (default schema) -------------------------------------------------
 
-INDICATOR_KEY = ("structure", "year", "indicator", "commune_insee",
-                 "dimension_1", "category_1", "dimension_2", "category_2")
+INDICATOR_KEY = (
+    "structure",
+    "year",
+    "indicator",
+    "commune_insee",
+    "dimension_1",
+    "category_1",
+    "dimension_2",
+    "category_2",
+)
+
 
 def _figure_columns() -> list[sa.Column]:
     """A figure's key (warehouse.md) and its value, shared by values and trends."""
@@ -235,13 +280,16 @@ def _figure_columns() -> list[sa.Column]:
 indicator_values = sa.Table("indicator_values", metadata, *_figure_columns())
 
 indicator_trends = sa.Table(
-    "indicator_trends", metadata, *_figure_columns(),
+    "indicator_trends",
+    metadata,
+    *_figure_columns(),
     sa.Column("previous_value", sa.Numeric(18, 2), nullable=False),
     sa.Column("change", sa.Double, nullable=False),  # FLOAT is 4 bytes in DuckDB
 )
 
 indicator_catalogue = sa.Table(
-    "indicator_catalogue", metadata,
+    "indicator_catalogue",
+    metadata,
     sa.Column("indicator", Text, primary_key=True),
     sa.Column("label", Text, nullable=False),
     sa.Column("unit", Text, nullable=False),
@@ -250,7 +298,9 @@ indicator_catalogue = sa.Table(
 )
 
 quarantine = sa.Table(
-    "quarantine", metadata, *_partition_columns(),
+    "quarantine",
+    metadata,
+    *_partition_columns(),
     sa.Column("file", Text, nullable=False),
     sa.Column("sheet", Text),
     sa.Column("row_number", sa.Integer),
@@ -266,7 +316,9 @@ quarantine = sa.Table(
 # enter data (pipelines/anomalies.py) reads them here. Replaced with the partition's
 # quarantine, in the same transaction.
 validation_warnings = sa.Table(
-    "validation_warnings", metadata, *_partition_columns(),
+    "validation_warnings",
+    metadata,
+    *_partition_columns(),
     sa.Column("export_type", Text, nullable=False),
     sa.Column("message", Text, nullable=False),
     sa.Column("rows", sa.Integer, nullable=False),
@@ -274,7 +326,9 @@ validation_warnings = sa.Table(
 )
 
 ingested_files = sa.Table(
-    "ingested_files", metadata, *_partition_columns(),
+    "ingested_files",
+    metadata,
+    *_partition_columns(),
     sa.Column("file", Text, nullable=False),
     sa.Column("sha256", Text, nullable=False),
     sa.Column("export_type", Text, nullable=False),
@@ -287,7 +341,8 @@ ingested_files = sa.Table(
 # Every column of every table above, with its meaning and an example (pipelines/dictionary.py,
 # config/dictionary.yaml; docs/data-dictionary.md is the same, as a page).
 data_dictionary = sa.Table(
-    "data_dictionary", metadata,
+    "data_dictionary",
+    metadata,
     sa.Column("table_name", Text, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("column_name", Text, nullable=False),

@@ -58,20 +58,22 @@ class TypeResult:
     """One export type of a partition after validation."""
 
     export_type: str
-    valid: pd.DataFrame                  # parsed rows that passed, with SOURCE columns
-    rejects: pd.DataFrame                # quarantine rows (one per failing cell)
-    row_status: pd.Series                # per staged row: loaded | rejected | merged
-    row_files: pd.Series                 # per staged row: its file (relative to raw/)
+    valid: pd.DataFrame  # parsed rows that passed, with SOURCE columns
+    rejects: pd.DataFrame  # quarantine rows (one per failing cell)
+    row_status: pd.Series  # per staged row: loaded | rejected | merged
+    row_files: pd.Series  # per staged row: its file (relative to raw/)
     warnings: Counter = field(default_factory=Counter)
-    retry_on: date | None = None         # the earliest date rejected as after the run day
+    retry_on: date | None = None  # the earliest date rejected as after the run day
 
 
-def _headers_of(headers: dict[tuple[str, str | None], dict[str, str]], file: str,
-                sheet: str | None, column: str) -> str:
+def _headers_of(
+    headers: dict[tuple[str, str | None], dict[str, str]], file: str, sheet: str | None, column: str
+) -> str:
     return headers.get((file, sheet), {}).get(column, column)
 
 
 # --- parsing -----------------------------------------------------------------------------------
+
 
 def _nature_lists() -> dict[str, tuple[CodeList | None, dict[str, Nature]]]:
     """Per situation category: the natures' code list (None = any label) and their metadata."""
@@ -113,11 +115,14 @@ def _parse_situation_codes(frame: pd.DataFrame, parsed: pd.DataFrame) -> None:
         elif rows.any() and rewrite.category_by_nature and rewrite.otherwise:
             by_nature = lists[rewrite.category_by_nature][0]
             assert by_nature is not None, "a rewrite by nature needs a category with natures"
+
             def is_of(value: object, natures: CodeList = by_nature) -> bool:
                 return natures.match(value) is not None
+
             matches = natures_raw[rows].map(is_of)
-            category[rows] = matches.map({True: rewrite.category_by_nature,
-                                          False: rewrite.otherwise})
+            category[rows] = matches.map(
+                {True: rewrite.category_by_nature, False: rewrite.otherwise}
+            )
 
     for cat, (clist, meta) in lists.items():
         rows = (category == cat) & ~fixed
@@ -151,17 +156,21 @@ def _parse_situation_codes(frame: pd.DataFrame, parsed: pd.DataFrame) -> None:
 _PLACEHOLDER_END = re.compile(r"(?:^|\D)(?:2[3-9]\d\d|[3-9]\d\d\d)(?:\D|$)")
 
 
-def _open_ended(raw: pd.Series, dates: pd.Series, export_type: str, header: str,
-                warnings: Counter) -> pd.Series:
+def _open_ended(
+    raw: pd.Series, dates: pd.Series, export_type: str, header: str, warnings: Counter
+) -> pd.Series:
     """An end such as 31/12/9999 is i-milo's way of saying "no end yet": still running,
     with a warning, rather than a rejected row (beyond 2261 no date fits a date column)."""
     placeholder = (dates == INVALID_DATE) & raw.astype("string").str.contains(
-        _PLACEHOLDER_END, na=False)
+        _PLACEHOLDER_END, na=False
+    )
     if placeholder.any():
         n = int(placeholder.sum())
-        warnings[f"{export_type}, {header} : {_rows(n)} dont la fin est au-delà de 2261 (par "
-                 f"exemple 31/12/9999), lue{'s' if n > 1 else ''} comme « pas encore de fin » "
-                 f"(toujours en cours) : rien à corriger si c'est voulu dans i-milo"] += n
+        warnings[
+            f"{export_type}, {header} : {_rows(n)} dont la fin est au-delà de 2261 (par "
+            f"exemple 31/12/9999), lue{'s' if n > 1 else ''} comme « pas encore de fin » "
+            f"(toujours en cours) : rien à corriger si c'est voulu dans i-milo"
+        ] += n
     return dates.mask(placeholder)  # NaT: a datetime column
 
 
@@ -170,12 +179,15 @@ def _rows(n: int, noun: str = "ligne") -> str:
     return f"{n} {noun}{'s' if n > 1 else ''}"
 
 
-def unknown_value_warning(where: str, value: object, n: int, codes_name: str,
-                          noun: str = "ligne") -> str:
+def unknown_value_warning(
+    where: str, value: object, n: int, codes_name: str, noun: str = "ligne"
+) -> str:
     """The warning for a code that matches nothing and counts as `Non renseigné`."""
-    return (f"{where} : valeur « {_in_reason(str(value))} » inconnue, comptée comme "
-            f"{NON_RENSEIGNE} ({_rows(n, noun)}) : ajoutez-la comme alias dans "
-            f"config/codes.yaml ({codes_name}), ou corrigez-la dans i-milo")
+    return (
+        f"{where} : valeur « {_in_reason(str(value))} » inconnue, comptée comme "
+        f"{NON_RENSEIGNE} ({_rows(n, noun)}) : ajoutez-la comme alias dans "
+        f"config/codes.yaml ({codes_name}), ou corrigez-la dans i-milo"
+    )
 
 
 def _pattern_codes(series: pd.Series, name: str) -> pd.Series:
@@ -190,8 +202,9 @@ def _pattern_codes(series: pd.Series, name: str) -> pd.Series:
     return series.where(letter.isna(), letter.str.upper()).astype(object)
 
 
-def _missing_when_unknown(export_type: str, col: ColumnSpec, series: pd.Series,
-                          warnings: Counter) -> pd.Series:
+def _missing_when_unknown(
+    export_type: str, col: ColumnSpec, series: pd.Series, warnings: Counter
+) -> pd.Series:
     """A fact that never rejects its row (`unknown_is_missing` in exports.yaml): a code that
     matches nothing, or an empty required one, counts as `Non renseigné`, with a warning."""
     name = str(col.codes)
@@ -204,13 +217,16 @@ def _missing_when_unknown(export_type: str, col: ColumnSpec, series: pd.Series,
     empty = values.isna()
     if col.required and empty.any():
         n = int(empty.sum())
-        warnings[f"{what} : vide pour {_rows(n, noun)}, compté comme {NON_RENSEIGNE} : "
-                 f"complétez-le dans i-milo quand il est connu"] += n
+        warnings[
+            f"{what} : vide pour {_rows(n, noun)}, compté comme {NON_RENSEIGNE} : "
+            f"complétez-le dans i-milo quand il est connu"
+        ] += n
     return values.where(values.notna() & ~unknown, NON_RENSEIGNE)
 
 
-def _parse_code(export_type: str, col: ColumnSpec, frame: pd.DataFrame, parsed: pd.DataFrame,
-                warnings: Counter) -> None:
+def _parse_code(
+    export_type: str, col: ColumnSpec, frame: pd.DataFrame, parsed: pd.DataFrame, warnings: Counter
+) -> None:
     """A code column, as exports.yaml and codes.yaml say: kept as typed beside its code, an
     open list (unknown labels kept as typed), a fact (unknown counts as `Non renseigné`), or a
     strict list (unknown rejects the row)."""
@@ -232,8 +248,9 @@ def _parse_code(export_type: str, col: ColumnSpec, frame: pd.DataFrame, parsed: 
         parsed[col.name] = code_list(name).categorise(raw)
 
 
-def parse_frame(export_type: str, frame: pd.DataFrame, ctx: ValidationContext,
-                warnings: Counter) -> pd.DataFrame:
+def parse_frame(
+    export_type: str, frame: pd.DataFrame, ctx: ValidationContext, warnings: Counter
+) -> pd.DataFrame:
     """Typed values of a staged frame (same index); sentinels where a value is invalid."""
     spec = export_specs()[export_type]
     frame = frame.copy()
@@ -250,8 +267,9 @@ def parse_frame(export_type: str, frame: pd.DataFrame, ctx: ValidationContext,
         elif col.kind == "date":
             parsed[col.name] = parse_dates(raw, ctx.run_date.year)
             if not col.required:
-                parsed[col.name] = _open_ended(raw, parsed[col.name], export_type,
-                                               col.header, warnings)
+                parsed[col.name] = _open_ended(
+                    raw, parsed[col.name], export_type, col.header, warnings
+                )
         elif col.kind == "amount":
             parsed[col.name] = parse_amounts(raw)
         elif col.kind == "yesno":
@@ -267,42 +285,51 @@ def parse_frame(export_type: str, frame: pd.DataFrame, ctx: ValidationContext,
     return parsed
 
 
-def _young_dates_and_answers(spec: ExportSpec, parsed: pd.DataFrame, ctx: ValidationContext,
-                             warnings: Counter) -> None:
+def _young_dates_and_answers(
+    spec: ExportSpec, parsed: pd.DataFrame, ctx: ValidationContext, warnings: Counter
+) -> None:
     """A young person's dates and yes/no answers never reject them: an impossible date is
     treated as empty, an answer that is not yes/no as no, with a warning."""
     today = pd.Timestamp(ctx.run_date)
     for column in ("birth_date", "first_reception_date"):
         what = spec.column(column).header
         dates = parsed[column]
-        bad = dates.notna() & ((dates == INVALID_DATE) | (dates < pd.Timestamp("1990-01-01"))
-                               | (dates > today))
+        bad = dates.notna() & (
+            (dates == INVALID_DATE) | (dates < pd.Timestamp("1990-01-01")) | (dates > today)
+        )
         if bad.any():
             n = int(bad.sum())
-            warnings[f"jeunes, {what} : date invalide (illisible, avant 1990 ou après le jour "
-                     f"du run) pour {_rows(n, 'jeune')}, traitée comme vide : corrigez-la dans "
-                     f"i-milo"] += n
+            warnings[
+                f"jeunes, {what} : date invalide (illisible, avant 1990 ou après le jour "
+                f"du run) pour {_rows(n, 'jeune')}, traitée comme vide : corrigez-la dans "
+                f"i-milo"
+            ] += n
         parsed[column] = dates.mask(bad)  # NaT: a datetime column
     empty_reception = parsed["first_reception_date"].isna()
     if empty_reception.any():
         n = int(empty_reception.sum())
         what = spec.column("first_reception_date").header
-        warnings[f"jeunes, {what} : vide pour {_rows(n, 'jeune')} (gardés, "
-                 f"non comptés comme nouveaux accueils) : complétez-la dans i-milo si le jeune "
-                 f"a été accueilli"] += n
+        warnings[
+            f"jeunes, {what} : vide pour {_rows(n, 'jeune')} (gardés, "
+            f"non comptés comme nouveaux accueils) : complétez-la dans i-milo si le jeune "
+            f"a été accueilli"
+        ] += n
     for column in ("rqth", "driving_licence"):
         what = spec.column(column).header
         values = parsed[column]
         bad = values == INVALID
         if bad.any():
             n = int(bad.sum())
-            warnings[f"jeunes, {what} : valeur qui n'est pas un oui/non pour {_rows(n, 'jeune')}, "
-                     f"comptée comme non : corrigez-la dans i-milo (Oui/Non, O/N, 1/0 ou "
-                     f"Vrai/Faux)"] += n
+            warnings[
+                f"jeunes, {what} : valeur qui n'est pas un oui/non pour {_rows(n, 'jeune')}, "
+                f"comptée comme non : corrigez-la dans i-milo (Oui/Non, O/N, 1/0 ou "
+                f"Vrai/Faux)"
+            ] += n
         parsed[column] = values.where(values.notna() & ~bad, False).astype(bool)
 
 
 # --- merging repeats and validating -------------------------------------------------------------
+
 
 def _kept_columns(parsed: pd.DataFrame) -> list[str]:
     return [c for c in parsed.columns if c not in SOURCE and not c.endswith("_as_typed")]
@@ -336,18 +363,27 @@ def _failure_rows(errors: pa.errors.SchemaErrors, row_checks: dict[str, str]) ->
     template = fc["check"].astype(str)
     # a row-wise check is reported once, under its own column
     own_column = template.map(row_checks)
-    keep = (fc["schema_context"] != "DataFrameSchema") | (own_column.notna()
-                                                          & (fc["column"] == own_column))
-    out = pd.DataFrame({
-        "index": fc.loc[keep, "index"].astype(int),
-        "column": fc.loc[keep, "column"],
-        "template": template[keep].map(lambda t: BUILTIN_REASONS.get(t, t)),
-    })
+    keep = (fc["schema_context"] != "DataFrameSchema") | (
+        own_column.notna() & (fc["column"] == own_column)
+    )
+    out = pd.DataFrame(
+        {
+            "index": fc.loc[keep, "index"].astype(int),
+            "column": fc.loc[keep, "column"],
+            "template": template[keep].map(lambda t: BUILTIN_REASONS.get(t, t)),
+        }
+    )
     return out.drop_duplicates().reset_index(drop=True)
 
 
-def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext,
-                  headers: dict, loaded_at: pd.Timestamp, structure: str) -> TypeResult:
+def validate_type(
+    export_type: str,
+    staged: pd.DataFrame,
+    ctx: ValidationContext,
+    headers: dict,
+    loaded_at: pd.Timestamp,
+    structure: str,
+) -> TypeResult:
     """Parse, merge repeats, validate one export type of a partition."""
     warnings: Counter = Counter()
     staged = staged.reset_index(drop=True)
@@ -368,18 +404,29 @@ def validate_type(export_type: str, staged: pd.DataFrame, ctx: ValidationContext
     status = pd.Series("loaded", index=staged.index, dtype=object)
     status[repeat] = "merged"
     status[list(rejected_idx)] = "rejected"
-    rejects = _quarantine_rows(export_type, staged, failures, headers, loaded_at, structure,
-                               ctx.year)
+    rejects = _quarantine_rows(
+        export_type, staged, failures, headers, loaded_at, structure, ctx.year
+    )
     valid = parsed.loc[status == "loaded"].copy()
-    return TypeResult(export_type, valid, rejects, status, staged["source_file"], warnings,
-                      _retry_on(parsed, failures))
+    return TypeResult(
+        export_type,
+        valid,
+        rejects,
+        status,
+        staged["source_file"],
+        warnings,
+        _retry_on(parsed, failures),
+    )
 
 
 def _retry_on(parsed: pd.DataFrame, failures: pd.DataFrame) -> date | None:
     """The day the earliest row rejected as dated after the run day becomes valid."""
     future = failures[failures["template"].astype(str).str.contains(FUTURE_DATE, regex=False)]
-    cells = [parsed.at[int(i), c] for i, c in zip(future["index"], future["column"], strict=True)
-             if c in parsed.columns]
+    cells = [
+        parsed.at[int(i), c]
+        for i, c in zip(future["index"], future["column"], strict=True)
+        if c in parsed.columns
+    ]
     days = [d for d in cells if isinstance(d, pd.Timestamp) and not pd.isna(d)]
     return min(days).date() if days else None
 
@@ -427,13 +474,22 @@ def _in_reason(value: str | None, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _quarantine_rows(export_type: str, staged: pd.DataFrame, failures: pd.DataFrame,
-                     headers: dict, loaded_at: pd.Timestamp, structure: str,
-                     year: int) -> pd.DataFrame:
+def _quarantine_rows(
+    export_type: str,
+    staged: pd.DataFrame,
+    failures: pd.DataFrame,
+    headers: dict,
+    loaded_at: pd.Timestamp,
+    structure: str,
+    year: int,
+) -> pd.DataFrame:
     rows = []
     # column arrays, read once (staged has a RangeIndex: positions are its labels)
-    arrays = {c: staged[c].to_numpy() for c in set(failures["column"]) | set(SOURCE)
-              if c in staged.columns}
+    arrays = {
+        c: staged[c].to_numpy()
+        for c in set(failures["column"]) | set(SOURCE)
+        if c in staged.columns
+    }
     for idx, column, template in failures.itertuples(index=False, name=None):
         file, sheet = arrays["source_file"][idx], arrays["source_sheet"][idx]
         sheet = None if pd.isna(sheet) else sheet
@@ -441,18 +497,38 @@ def _quarantine_rows(export_type: str, staged: pd.DataFrame, failures: pd.DataFr
         raw = arrays[column][idx] if column in arrays else None
         shown = None if column in PERSONAL_VALUE_COLUMNS or pd.isna(raw) else str(raw)
         reason = fill_reason(template, header, shown)
-        rows.append({
-            "structure": structure, "year": year, "file": file, "sheet": sheet,
-            "row_number": int(arrays["source_row"][idx]), "export_type": export_type,
-            "column": header, "value": shown, "reason": reason, "loaded_at": loaded_at,
-        })
-    cols = ["structure", "year", "file", "sheet", "row_number", "export_type", "column", "value",
-            "reason", "loaded_at"]
+        rows.append(
+            {
+                "structure": structure,
+                "year": year,
+                "file": file,
+                "sheet": sheet,
+                "row_number": int(arrays["source_row"][idx]),
+                "export_type": export_type,
+                "column": header,
+                "value": shown,
+                "reason": reason,
+                "loaded_at": loaded_at,
+            }
+        )
+    cols = [
+        "structure",
+        "year",
+        "file",
+        "sheet",
+        "row_number",
+        "export_type",
+        "column",
+        "value",
+        "reason",
+        "loaded_at",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
-def validate_partition(staged: dict[str, pd.DataFrame], headers: dict, year: int,
-                       run_date: date, structure: str) -> dict[str, TypeResult]:
+def validate_partition(
+    staged: dict[str, pd.DataFrame], headers: dict, year: int, run_date: date, structure: str
+) -> dict[str, TypeResult]:
     """Validate every export type of a partition; `jeunes` first (the others refer to it)."""
     loaded_at = pd.Timestamp.now().floor("s")
     base = ValidationContext(year=year, run_date=run_date)
@@ -461,14 +537,16 @@ def validate_partition(staged: dict[str, pd.DataFrame], headers: dict, year: int
     if jeunes is None:
         jeunes = pd.DataFrame(columns=SOURCE + ["young_id"])
     results["jeunes"] = validate_type("jeunes", jeunes, base, headers, loaded_at, structure)
-    ctx = ValidationContext(year=year, run_date=run_date,
-                            young_ids=frozenset(results["jeunes"].valid["young_id"].dropna()))
+    ctx = ValidationContext(
+        year=year,
+        run_date=run_date,
+        young_ids=frozenset(results["jeunes"].valid["young_id"].dropna()),
+    )
     for export_type in export_specs():
         if export_type == "jeunes":
             continue
         frame = staged.get(export_type)
         if frame is None or frame.empty:
             continue
-        results[export_type] = validate_type(export_type, frame, ctx, headers, loaded_at,
-                                             structure)
+        results[export_type] = validate_type(export_type, frame, ctx, headers, loaded_at, structure)
     return results

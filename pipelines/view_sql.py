@@ -27,8 +27,10 @@ def dimension_labels(config_dir: Path = CONFIG_DIR) -> dict[str, str]:
     doc = read_yaml(config_dir / LABELS_FILE)
     if doc.value is None:  # an empty file: every dimension shown by its code
         return {}
-    return {code: label.strict_text("un libellé (texte) est attendu")
-            for code, label in doc.items("une table dimension -> libellé est attendue")}
+    return {
+        code: label.strict_text("un libellé (texte) est attendu")
+        for code, label in doc.items("une table dimension -> libellé est attendue")
+    }
 
 
 def _literal(text: str) -> str:
@@ -39,8 +41,9 @@ def _dimension_label(column: str) -> str:
     labels = dimension_labels()
     if not labels:
         return column
-    cases = " ".join(f"WHEN {_literal(code)} THEN {_literal(label)}"
-                     for code, label in sorted(labels.items()))
+    cases = " ".join(
+        f"WHEN {_literal(code)} THEN {_literal(label)}" for code, label in sorted(labels.items())
+    )
     return f"CASE {column} {cases} ELSE {column} END"
 
 
@@ -50,15 +53,19 @@ def _amount_indicators(_: str = "") -> str:
     return ", ".join(_literal(c) for c in codes) or "''"
 
 
-_FUNCTIONS: dict[str, Callable[[str], str]] = {"dimension_label": _dimension_label,
-                                               "amount_indicators": _amount_indicators}
+_FUNCTIONS: dict[str, Callable[[str], str]] = {
+    "dimension_label": _dimension_label,
+    "amount_indicators": _amount_indicators,
+}
 
 
 def render(text: str) -> str:
     """views.sql with its placeholders replaced by SQL made from the configuration."""
+
     def fill(match: re.Match[str]) -> str:
         name, argument = match.group(1), match.group(2).strip()
         if name not in _FUNCTIONS:
             raise ValueError(f"pipelines/sql/views.sql : espace réservé inconnu {{{{ {name}() }}}}")
         return _FUNCTIONS[name](argument)
+
     return _PLACEHOLDER.sub(fill, text)

@@ -67,8 +67,10 @@ def _writer_settings() -> dict[str, object]:
     threads = os.environ.get(THREADS_VARIABLE, "").strip()
     if threads:
         if not threads.isdigit() or int(threads) < 1:
-            raise ValueError(f"{THREADS_VARIABLE}={threads!r}: expected a number of threads "
-                             f"(1 or more), or unset it for one per core")
+            raise ValueError(
+                f"{THREADS_VARIABLE}={threads!r}: expected a number of threads "
+                f"(1 or more), or unset it for one per core"
+            )
         settings["threads"] = int(threads)
     return settings
 
@@ -86,8 +88,10 @@ def partition_index_statements() -> dict[str, str]:
         if {"structure", "year"} <= set(table.c.keys()):
             qualified = f"{table.schema}.{table.name}" if table.schema else table.name
             name = f"{table.schema or 'public'}.{table.name}_partition"
-            statements[name] = (f'CREATE INDEX IF NOT EXISTS "{table.name}_partition" '
-                                f"ON {qualified} (structure, year)")
+            statements[name] = (
+                f'CREATE INDEX IF NOT EXISTS "{table.name}_partition" '
+                f"ON {qualified} (structure, year)"
+            )
     return statements
 
 
@@ -117,8 +121,11 @@ def working_url(url: str | None = None) -> str:
     path = _duckdb_file(url)
     if path is None:
         return url
-    return sa.make_url(url).set(database=str(path.parent / WORK_FOLDER / path.name)) \
+    return (
+        sa.make_url(url)
+        .set(database=str(path.parent / WORK_FOLDER / path.name))
         .render_as_string(hide_password=False)
+    )
 
 
 class NoWarehouse(LookupError):
@@ -146,8 +153,9 @@ def published_connection(url: str | None = None) -> Iterator[Connection]:
         engine.dispose()
 
 
-def read_published(url: str | None, table: str, sql: str,
-                   params: dict | None = None) -> pd.DataFrame | None:
+def read_published(
+    url: str | None, table: str, sql: str, params: dict | None = None
+) -> pd.DataFrame | None:
     """A query on what analysts see (read-only); None when `table` has not been published
     yet."""
     try:
@@ -186,7 +194,7 @@ def _remove_stale_copies(published: Path) -> None:
     """Temporary copies left by a publication killed part-way (`.<name>.<pid>.tmp`, as large
     as the warehouse): those whose process is gone (a live one may be publishing)."""
     for stale in published.parent.glob(f".{glob.escape(published.name)}.*{_COPY_SUFFIX}"):
-        pid = stale.name[len(published.name) + 2:-len(_COPY_SUFFIX)]
+        pid = stale.name[len(published.name) + 2 : -len(_COPY_SUFFIX)]
         if pid.isdigit() and Path(f"/proc/{pid}").exists() and int(pid) != os.getpid():
             continue
         with suppress(FileNotFoundError):
@@ -211,7 +219,8 @@ class Warehouse:
                     if (source := published.with_name(published.name + suffix)).exists():
                         shutil.copyfile(source, work.with_name(work.name + suffix))
         self.engine: Engine = sa.create_engine(
-            self.url, connect_args={"config": _writer_settings()} if work else {})
+            self.url, connect_args={"config": _writer_settings()} if work else {}
+        )
 
     def publish(self) -> Path | None:
         """Copy the working DuckDB file onto the published one: checkpoint, close, copy to a
@@ -239,7 +248,8 @@ class Warehouse:
                     f"disque plein : la copie publiée de l'entrepôt ({target}) n'a pas pu être "
                     f"écrite ; les analystes gardent la version publiée précédente, intacte. "
                     f"Libérez au moins {source.stat().st_size / 2**20:,.0f} Mio sur le disque "
-                    f"de {target.parent} (`df -h {target.parent}`) puis relancez") from exc
+                    f"de {target.parent} (`df -h {target.parent}`) puis relancez"
+                ) from exc
             raise
         finally:
             temporary.unlink(missing_ok=True)
@@ -261,33 +271,54 @@ class Warehouse:
         with self.engine.begin() as conn:
             limit_lock_wait(conn)
             with waiting_for_lock(conn, "le schéma de l'entrepôt (schémas et tables manquants)"):
-                existing = set(conn.execute(sa.text(
-                    "SELECT schema_name FROM information_schema.schemata "
-                    "WHERE catalog_name = current_database()")).scalars())
+                existing = set(
+                    conn.execute(
+                        sa.text(
+                            "SELECT schema_name FROM information_schema.schemata "
+                            "WHERE catalog_name = current_database()"
+                        )
+                    ).scalars()
+                )
                 for schema in SCHEMAS:
                     if schema not in existing:
                         conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
                 # one query for all tables (create_all's own check asks once per table:
                 # ≈ 0.09 s, at every step of every partition)
-                present = {f"{schema}.{name}" for schema, name in conn.execute(sa.text(
-                    "SELECT table_schema, table_name FROM information_schema.tables "
-                    "WHERE table_catalog = current_database()")).all()}
+                present = {
+                    f"{schema}.{name}"
+                    for schema, name in conn.execute(
+                        sa.text(
+                            "SELECT table_schema, table_name FROM information_schema.tables "
+                            "WHERE table_catalog = current_database()"
+                        )
+                    ).all()
+                }
                 default = "public" if self.dialect == "postgresql" else "main"
-                missing = [table for table in metadata.sorted_tables
-                           if f"{table.schema or default}.{table.name}" not in present]
+                missing = [
+                    table
+                    for table in metadata.sorted_tables
+                    if f"{table.schema or default}.{table.name}" not in present
+                ]
                 if missing:
                     metadata.create_all(conn, tables=missing)
             if self.dialect == "postgresql":
                 replace_changed(conn, age_sql("postgresql"))
                 # only the missing ones: CREATE INDEX takes a lock on its table even when the
                 # index exists, which deadlocked with another worker writing that table
-                existing = set(conn.execute(sa.text(
-                    "SELECT schemaname || '.' || indexname FROM pg_indexes")).scalars())
+                existing = set(
+                    conn.execute(
+                        sa.text("SELECT schemaname || '.' || indexname FROM pg_indexes")
+                    ).scalars()
+                )
                 for name, statement in partition_index_statements().items():
                     if name not in existing:
                         table = name.removesuffix("_partition")
-                        with waiting_for_lock(conn, f"la table {table} (index à créer)",
-                                              relation=table, mode="ShareLock"):
+                        with waiting_for_lock(
+                            conn,
+                            f"la table {table} (index à créer)",
+                            relation=table,
+                            mode="ShareLock",
+                        ):
                             conn.execute(sa.text(statement))
             else:  # DuckDB: one writer at a time, readers on the published copy
                 for statement in age_sql(self.dialect):
@@ -348,9 +379,14 @@ class Warehouse:
 def _decimals_as_text(data: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
     """Exact amounts (Decimal objects) as text: DuckDB would infer a DECIMAL type from the
     first values and fail on wider ones; text casts exactly into NUMERIC(16, 2) on insert."""
-    numeric = [c.name for c in table.columns
-               if isinstance(c.type, sa.Numeric) and not isinstance(c.type, sa.Float)
-               and c.name in data.columns and data[c.name].dtype == object]
+    numeric = [
+        c.name
+        for c in table.columns
+        if isinstance(c.type, sa.Numeric)
+        and not isinstance(c.type, sa.Float)
+        and c.name in data.columns
+        and data[c.name].dtype == object
+    ]
     if not numeric:
         return data
     data = data.copy()
@@ -368,8 +404,9 @@ def _copy_csv(data: pd.DataFrame) -> bytes | None:
     try:
         arrow = pa.Table.from_pandas(data, preserve_index=False)
         sink = io.BytesIO()
-        pa_csv.write_csv(arrow, sink, pa_csv.WriteOptions(include_header=False,
-                                                          quoting_style="all_valid"))
+        pa_csv.write_csv(
+            arrow, sink, pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
+        )
     except (pa.ArrowException, TypeError, ValueError):
         return None
     return sink.getvalue()

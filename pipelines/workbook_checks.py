@@ -30,11 +30,13 @@ MAX_ZIP_MEMBERS = 10_000
 # as they are.
 
 _XLSX_SMALL_OR_ODD = re.compile(  # a cell tag not of the usual small form `<c r="BZ99999"`
-    rb'<c(?:[>/\t\r\n]| (?!r="[A-B]?[A-Z]?[0-9]{1,5}"))')
-_XLSX_PREFIXED_CELL = re.compile(rb':c[\s>/]')  # apart: an alternation slows the search 4x
+    rb'<c(?:[>/\t\r\n]| (?!r="[A-B]?[A-Z]?[0-9]{1,5}"))'
+)
+_XLSX_PREFIXED_CELL = re.compile(rb":c[\s>/]")  # apart: an alternation slows the search 4x
 _XLSX_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
 _XLSX_TAG = re.compile(  # any row or cell tag, any prefix, any attribute layout
-    rb'<(/?)(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*?)(/?)>')
+    rb"<(/?)(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^>]*?)(/?)>"
+)
 _XLSX_REF = re.compile(rb'(?:^|\s)r\s*=\s*["\']\s*([A-Za-z$]*)\$?([0-9]*)')
 _SST_UNIQUE = re.compile(rb'(\suniqueCount\s*=\s*["\'])([0-9]+)(["\'])')
 _REL_TARGET = re.compile(rb'Target\s*=\s*["\']([^"\']+)["\']')
@@ -72,12 +74,16 @@ class _Extent:
         """The usual layout (every cell `<c r="..."`, near A1): nothing to do. False when
         the exact pass is needed."""
         return _XLSX_SMALL_OR_ODD.search(text) is None and (
-            b":c" not in text or _XLSX_PREFIXED_CELL.search(text) is None)
+            b":c" not in text or _XLSX_PREFIXED_CELL.search(text) is None
+        )
 
     def exact(self, text: bytes) -> None:
         cells = _XLSX_CELL.findall(text)
-        if (len(cells) == text.count(b"<c ") == text.count(b'<c r="')
-                and b":c" not in text and re.search(rb"<c[>/\t\r\n]", text) is None):
+        if (
+            len(cells) == text.count(b"<c ") == text.count(b'<c r="')
+            and b":c" not in text
+            and re.search(rb"<c[>/\t\r\n]", text) is None
+        ):
             filled = [(c, r) for c, r, closed in cells if not closed]
             if filled:  # every cell has its own `r`: no running position to follow
                 self.rows = max(self.rows, max(int(r) for _, r in filled))
@@ -117,20 +123,22 @@ def _member_chunks(content: bytes, info: zipfile.ZipInfo, file: str) -> Iterator
     """The decompressed bytes of one zip member, a chunk at a time; refuses a member that
     decompresses to more than it declares (what a zip bomb does)."""
     offset = info.header_offset
-    if content[offset:offset + 4] != b"PK\x03\x04":
+    if content[offset : offset + 4] != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"bad local header for {info.filename}")
     name_len, extra_len = struct.unpack_from("<HH", content, offset + 26)
     start = offset + 30 + name_len + extra_len
-    raw = memoryview(content)[start:start + info.compress_size]
+    raw = memoryview(content)[start : start + info.compress_size]
     if info.compress_type == zipfile.ZIP_STORED:
         for i in range(0, len(raw), _CHUNK):
-            yield bytes(raw[i:i + _CHUNK])
+            yield bytes(raw[i : i + _CHUNK])
         return
     if info.compress_type != zipfile.ZIP_DEFLATED:
         raise UnreadableFileError(
-            file, f"la partie {info.filename} du classeur est compressée d'une façon "
+            file,
+            f"la partie {info.filename} du classeur est compressée d'une façon "
             f"qu'Excel n'emploie pas (méthode {info.compress_type}) : ouvrez le fichier dans "
-            "Excel et enregistrez-le de nouveau en .xlsx")
+            "Excel et enregistrez-le de nouveau en .xlsx",
+        )
     inflate = zlib.decompressobj(-15)
     produced, pos = 0, 0
     pending: bytes | memoryview = b""
@@ -138,15 +146,17 @@ def _member_chunks(content: bytes, info: zipfile.ZipInfo, file: str) -> Iterator
         if not pending:
             if pos >= len(raw):
                 break
-            pending, pos = raw[pos:pos + _CHUNK], pos + _CHUNK
+            pending, pos = raw[pos : pos + _CHUNK], pos + _CHUNK
         chunk = inflate.decompress(pending, _CHUNK)
         pending = inflate.unconsumed_tail
         produced += len(chunk)
         if produced > info.file_size:
             raise UnreadableFileError(
-                file, f"la partie {info.filename} du classeur se décompresse en plus que les "
+                file,
+                f"la partie {info.filename} du classeur se décompresse en plus que les "
                 f"{info.file_size} octets qu'elle déclare (fichier forgé ou endommagé, une "
-                "« bombe zip ») : il n'est pas lu ; extrayez-le de nouveau depuis i-milo")
+                "« bombe zip ») : il n'est pas lu ; extrayez-le de nouveau depuis i-milo",
+            )
         if chunk:
             yield chunk
         if inflate.eof:
@@ -195,7 +205,7 @@ def _sheet_parts(zf: zipfile.ZipFile) -> set[str]:
     names = set(zf.namelist())
     parts = {n for n in names if n.lower().endswith(".xml") and n.startswith("xl/")}
     if "xl/_rels/workbook.xml.rels" in names:
-        rels = zf.read("xl/_rels/workbook.xml.rels")[:1 << 20]
+        rels = zf.read("xl/_rels/workbook.xml.rels")[: 1 << 20]
         for target in _REL_TARGET.findall(rels):
             t = target.decode("utf-8", "replace")
             part = t.lstrip("/") if t.startswith("/") else os.path.normpath(f"xl/{t}")
@@ -216,15 +226,19 @@ def check_zip_workbook(content: bytes, file: str) -> bytes:
     infos = zf.infolist()
     if len(infos) > MAX_ZIP_MEMBERS:
         raise UnreadableFileError(
-            file, f"le classeur compte {len(infos)} parties (au-delà de {MAX_ZIP_MEMBERS}) : "
-            "ce n'est pas un export ; extrayez-le de nouveau depuis i-milo")
+            file,
+            f"le classeur compte {len(infos)} parties (au-delà de {MAX_ZIP_MEMBERS}) : "
+            "ce n'est pas un export ; extrayez-le de nouveau depuis i-milo",
+        )
     parts = _sheet_parts(zf)
     declared = sum(i.file_size for i in infos if i.filename in parts)
     if declared > MAX_UNCOMPRESSED_BYTES:
         raise UnreadableFileError(
-            file, f"le classeur déclare {thousands(declared / 2**20)} Mio une fois décompressé, "
+            file,
+            f"le classeur déclare {thousands(declared / 2**20)} Mio une fois décompressé, "
             f"au-delà de la limite de {thousands(MAX_UNCOMPRESSED_BYTES // 2**20)} Mio : découpez "
-            "l'extraction en plusieurs fichiers")
+            "l'extraction en plusieurs fichiers",
+        )
     rewrite: dict[str, bytes] = {}
     for info in infos:
         if info.filename not in parts or info.is_dir():
@@ -233,7 +247,8 @@ def check_zip_workbook(content: bytes, file: str) -> bytes:
             declared_unique, found = _shared_strings(content, info, file)
             if declared_unique > found:  # calamine reserves room for uniqueCount strings
                 rewrite[info.filename] = _SST_UNIQUE.sub(
-                    rb"\g<1>" + str(found).encode() + rb"\g<3>", zf.read(info), count=1)
+                    rb"\g<1>" + str(found).encode() + rb"\g<3>", zf.read(info), count=1
+                )
         else:
             _scan_sheet(content, info, file)
     if not rewrite:
@@ -241,8 +256,11 @@ def check_zip_workbook(content: bytes, file: str) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
         for info in infos:
-            copy.writestr(info, rewrite.get(info.filename) or zf.read(info),
-                          compress_type=zipfile.ZIP_DEFLATED)
+            copy.writestr(
+                info,
+                rewrite.get(info.filename) or zf.read(info),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
     return out.getvalue()
 
 
@@ -267,12 +285,13 @@ def check_xls_workbook(content: bytes, file: str) -> None:
         return
     refuse = (
         "ouvrez le fichier dans Excel, supprimez les lignes et colonnes au-delà des données "
-        "et enregistrez-le en .xlsx, puis relancez")
+        "et enregistrez-le en .xlsx, puis relancez"
+    )
     rows = cols = 0
     pos, size = 0, len(stream)
     while pos + 4 <= size:
         kind, length = struct.unpack_from("<HH", stream, pos)
-        data = stream[pos + 4:pos + 4 + length]
+        data = stream[pos + 4 : pos + 4 + length]
         pos += 4 + length
         if kind == _BIFF_BOF:
             rows = cols = 0
@@ -280,8 +299,8 @@ def check_xls_workbook(content: bytes, file: str) -> None:
             row, col = struct.unpack_from("<HH", data)
             rows, cols = max(rows, row + 1), max(cols, col + 1)
         elif kind == _BIFF_MULRK and length >= 6:
-            row, = struct.unpack_from("<H", data)
-            last, = struct.unpack_from("<H", data, length - 2)
+            (row,) = struct.unpack_from("<H", data)
+            (last,) = struct.unpack_from("<H", data, length - 2)
             rows, cols = max(rows, row + 1), max(cols, last + 1)
         elif kind == _BIFF_DIMENSIONS and length in (10, 14):
             if length == 14:
@@ -295,16 +314,22 @@ def check_xls_workbook(content: bytes, file: str) -> None:
                 area = ((last_row - first_row) % 2**32) * ((last_col - first_col) % 2**32)
             if area > MAX_SHEET_CELLS:
                 raise UnreadableFileError(
-                    file, f"une feuille déclare {thousands(area)} cellules (enregistrement "
-                    f"DIMENSIONS), au-delà de la limite de {thousands(MAX_SHEET_CELLS)} : {refuse}")
+                    file,
+                    f"une feuille déclare {thousands(area)} cellules (enregistrement "
+                    f"DIMENSIONS), au-delà de la limite de {thousands(MAX_SHEET_CELLS)} : {refuse}",
+                )
         elif kind == _BIFF_SST and length >= 8:
-            unique, = struct.unpack_from("<i", data, 4)
+            (unique,) = struct.unpack_from("<i", data, 4)
             if unique < 0 or unique > size // 3:  # each string takes 3 bytes at least
                 raise UnreadableFileError(
-                    file, f"la table des textes déclare {unique} textes, impossible dans un "
-                    f"fichier de cette taille (fichier forgé ou endommagé) : {refuse}")
+                    file,
+                    f"la table des textes déclare {unique} textes, impossible dans un "
+                    f"fichier de cette taille (fichier forgé ou endommagé) : {refuse}",
+                )
         if rows * cols > MAX_SHEET_CELLS:
             raise UnreadableFileError(
-                file, f"une feuille a une cellule remplie jusqu'en {_column_letters(cols)}"
+                file,
+                f"une feuille a une cellule remplie jusqu'en {_column_letters(cols)}"
                 f"{rows} : la lire demanderait de tenir {thousands(rows * cols)} cellules en "
-                f"mémoire, au-delà de la limite de {thousands(MAX_SHEET_CELLS)} : {refuse}")
+                f"mémoire, au-delà de la limite de {thousands(MAX_SHEET_CELLS)} : {refuse}",
+            )

@@ -46,15 +46,20 @@ MAX_CENTS = 10**16
 
 # --- column builders ---------------------------------------------------------------------------
 
+
 def _young_id(ctx: ValidationContext, check_known: bool = True) -> pa.Column:
     checks = []
     if check_known:
-        checks.append(pa.Check(
-            lambda s: s.isin(ctx.young_ids), name="young_id_known", element_wise=False,
-            error=f"Jeune absent des lignes valides de l'export jeunes de {ctx.year} (colonne "
-                  f"{{header}}, valeur non reproduite : donnée personnelle) : ajoutez le jeune "
-                  f"à l'export jeunes, ou corrigez son identifiant dans i-milo, puis relancez",
-        ))
+        checks.append(
+            pa.Check(
+                lambda s: s.isin(ctx.young_ids),
+                name="young_id_known",
+                element_wise=False,
+                error=f"Jeune absent des lignes valides de l'export jeunes de {ctx.year} (colonne "
+                f"{{header}}, valeur non reproduite : donnée personnelle) : ajoutez le jeune "
+                f"à l'export jeunes, ou corrigez son identifiant dans i-milo, puis relancez",
+            )
+        )
     return pa.Column(object, nullable=False, checks=checks)
 
 
@@ -67,30 +72,43 @@ def _date(
     required: bool, *, not_after: date | None = None, in_year: int | None = None
 ) -> pa.Column:
     checks = [
-        pa.Check(lambda s: s.isna() | (s != INVALID_DATE), name="date_parsable",
-                 error="Date « {value} » illisible (colonne {header}) : corrigez-la dans "
-                       "i-milo ou dans le fichier, au format jj/mm/aaaa, aaaa-mm-jj ou en date "
-                       "Excel, entre 1678 et 2261 (une fin encore inconnue reste vide)"),
-        pa.Check(lambda s: s.isna() | (s == INVALID_DATE) | (s >= DATE_FLOOR), name="date_floor",
-                 error="Date « {value} » antérieure au 01/01/1990 (colonne {header}) : "
-                       "corrigez-la dans i-milo"),
+        pa.Check(
+            lambda s: s.isna() | (s != INVALID_DATE),
+            name="date_parsable",
+            error="Date « {value} » illisible (colonne {header}) : corrigez-la dans "
+            "i-milo ou dans le fichier, au format jj/mm/aaaa, aaaa-mm-jj ou en date "
+            "Excel, entre 1678 et 2261 (une fin encore inconnue reste vide)",
+        ),
+        pa.Check(
+            lambda s: s.isna() | (s == INVALID_DATE) | (s >= DATE_FLOOR),
+            name="date_floor",
+            error="Date « {value} » antérieure au 01/01/1990 (colonne {header}) : "
+            "corrigez-la dans i-milo",
+        ),
     ]
     if not_after is not None:
         limit = pd.Timestamp(not_after)
-        checks.append(pa.Check(
-            lambda s: s.isna() | (s <= limit), name="date_not_future",
-            error=f"Date « {{value}} » {FUTURE_DATE} ({not_after:%d/%m/%Y}, colonne "
-                  f"{{header}}) : le run de nuit chargera la ligne de lui-même ce jour-là ; si "
-                  f"la date est fausse, corrigez-la dans i-milo et exportez de nouveau",
-        ))
+        checks.append(
+            pa.Check(
+                lambda s: s.isna() | (s <= limit),
+                name="date_not_future",
+                error=f"Date « {{value}} » {FUTURE_DATE} ({not_after:%d/%m/%Y}, colonne "
+                f"{{header}}) : le run de nuit chargera la ligne de lui-même ce jour-là ; si "
+                f"la date est fausse, corrigez-la dans i-milo et exportez de nouveau",
+            )
+        )
     if in_year is not None:
-        checks.append(pa.Check(
-            lambda s: s.isna() | (s == INVALID_DATE) | (s < DATE_FLOOR) | (s.dt.year == in_year),
-            name="date_in_year",
-            error=f"Date « {{value}} » hors de l'année {in_year} (colonne {{header}}) : la "
-                  f"ligne relève du dossier d'une autre année (raw/<STRUCTURE>/<ANNÉE>/) ; si "
-                  f"la date est fausse, corrigez-la dans i-milo",
-        ))
+        checks.append(
+            pa.Check(
+                lambda s: (
+                    s.isna() | (s == INVALID_DATE) | (s < DATE_FLOOR) | (s.dt.year == in_year)
+                ),
+                name="date_in_year",
+                error=f"Date « {{value}} » hors de l'année {in_year} (colonne {{header}}) : la "
+                f"ligne relève du dossier d'une autre année (raw/<STRUCTURE>/<ANNÉE>/) ; si "
+                f"la date est fausse, corrigez-la dans i-milo",
+            )
+        )
     return pa.Column("datetime64[ns]", nullable=not required, checks=checks)
 
 
@@ -99,41 +117,71 @@ def _agree(feminine: bool) -> tuple[str, str]:
     return ("e", "la") if feminine else ("", "le")
 
 
-def _code(required: bool, what: str, codes_name: str | None, *, feminine: bool = False,
-          after: str = "") -> pa.Column:
+def _code(
+    required: bool, what: str, codes_name: str | None, *, feminine: bool = False, after: str = ""
+) -> pa.Column:
     where = f"config/codes.yaml ({codes_name})" if codes_name else "config/codes.yaml"
     e, it = _agree(feminine)
-    return pa.Column(object, nullable=not required, checks=[pa.Check(
-        lambda s: s != INVALID, name="code_known",
-        error=f"{what} « {{value}} » inconnu{e}{after} (colonne {{header}}) : ajoutez-{it} "
-              f"comme alias dans {where}, ou corrigez-{it} dans i-milo",
-    )])
+    return pa.Column(
+        object,
+        nullable=not required,
+        checks=[
+            pa.Check(
+                lambda s: s != INVALID,
+                name="code_known",
+                error=f"{what} « {{value}} » inconnu{e}{after} (colonne {{header}}) : ajoutez-{it} "
+                f"comme alias dans {where}, ou corrigez-{it} dans i-milo",
+            )
+        ],
+    )
 
 
 def _status(what: str, codes_name: str, *, feminine: bool = False) -> pa.Column:
     e, it = _agree(feminine)
-    return pa.Column(object, nullable=True, checks=[pa.Check(
-        lambda s: s != INVALID, name="status_listed",
-        error=f"{what} « {{value}} » non reconnu{e} (colonne {{header}}) : ajoutez-{it} comme "
-              f"alias dans config/codes.yaml ({codes_name}), ou corrigez-{it} dans i-milo",
-    )])
+    return pa.Column(
+        object,
+        nullable=True,
+        checks=[
+            pa.Check(
+                lambda s: s != INVALID,
+                name="status_listed",
+                error=f"{what} « {{value}} » non reconnu{e} (colonne {{header}}) : "
+                f"ajoutez-{it} comme alias dans config/codes.yaml ({codes_name}), "
+                f"ou corrigez-{it} dans i-milo",
+            )
+        ],
+    )
 
 
 def _yes_no() -> pa.Column:
-    return pa.Column(object, nullable=True, checks=[pa.Check(
-        lambda s: s != INVALID, name="yes_no",
-        error="Valeur « {value} » qui n'est pas un oui/non (colonne {header}) : corrigez-la "
-              "dans i-milo (Oui/Non, O/N, 1/0 ou Vrai/Faux)",
-    )])
+    return pa.Column(
+        object,
+        nullable=True,
+        checks=[
+            pa.Check(
+                lambda s: s != INVALID,
+                name="yes_no",
+                error="Valeur « {value} » qui n'est pas un oui/non (colonne {header}) : "
+                "corrigez-la dans i-milo (Oui/Non, O/N, 1/0 ou Vrai/Faux)",
+            )
+        ],
+    )
 
 
 def _own_id() -> pa.Column:
-    return pa.Column(object, nullable=True, checks=[pa.Check(
-        lambda s: ~(s.notna() & s.duplicated(keep=False)), name="own_id_unique",
-        error="Identifiant « {value} » présent sur plusieurs lignes aux valeurs différentes "
-              "(colonne {header}) : impossible de savoir laquelle est juste, toutes sont "
-              "écartées ; gardez-en une seule dans l'export et relancez",
-    )])
+    return pa.Column(
+        object,
+        nullable=True,
+        checks=[
+            pa.Check(
+                lambda s: ~(s.notna() & s.duplicated(keep=False)),
+                name="own_id_unique",
+                error="Identifiant « {value} » présent sur plusieurs lignes aux valeurs "
+                "différentes (colonne {header}) : impossible de savoir laquelle est juste, "
+                "toutes sont écartées ; gardez-en une seule dans l'export et relancez",
+            )
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -151,47 +199,76 @@ class RowCheck:
 
 def _end_not_before_start(start: str, end: str) -> RowCheck:
     return RowCheck(
-        name="end_not_before_start", column=end,
+        name="end_not_before_start",
+        column=end,
         error="Date de fin « {value} » antérieure à la date de début (colonne {header}) : "
-              "corrigez l'une ou l'autre dans i-milo",
-        passes=lambda df: df[end].isna() | (df[end] == INVALID_DATE) | (df[start] == INVALID_DATE)
-        | df[start].isna() | (df[end] >= df[start]),
+        "corrigez l'une ou l'autre dans i-milo",
+        passes=lambda df: (
+            df[end].isna()
+            | (df[end] == INVALID_DATE)
+            | (df[start] == INVALID_DATE)
+            | df[start].isna()
+            | (df[end] >= df[start])
+        ),
     )
 
 
 def _overlaps_year(ctx: ValidationContext, start: str, end: str) -> RowCheck:
     return RowCheck(
-        name="period_overlaps_year", column=start,
+        name="period_overlaps_year",
+        column=start,
         error=f"Date de début « {{value}} » d'une période sans aucun jour en {ctx.year} "
-              f"(colonne {{header}}) : la ligne relève du dossier d'une autre année ; si une "
-              f"date est fausse, corrigez-la dans i-milo",
-        passes=lambda df: df[start].isna() | (df[start] == INVALID_DATE)
-        | ((df[start] <= ctx.year_end) & (df[end].isna() | (df[end] == INVALID_DATE)
-                                          | (df[end] >= ctx.year_start))),
+        f"(colonne {{header}}) : la ligne relève du dossier d'une autre année ; si une "
+        f"date est fausse, corrigez-la dans i-milo",
+        passes=lambda df: (
+            df[start].isna()
+            | (df[start] == INVALID_DATE)
+            | (
+                (df[start] <= ctx.year_end)
+                & (df[end].isna() | (df[end] == INVALID_DATE) | (df[end] >= ctx.year_start))
+            )
+        ),
     )
 
 
 def _composite_unique(columns: list[str], report_under: str) -> RowCheck:
     return RowCheck(
-        name="own_id_unique", column=report_under,
+        name="own_id_unique",
+        column=report_under,
         error="Même jeune, même dispositif et même date d'entrée sur plusieurs lignes aux "
-              "valeurs différentes (colonne {header}) : toutes sont écartées ; gardez-en une "
-              "seule dans l'export et relancez",
-        passes=lambda df: ~(df[columns].notna().all(axis=1)
-                            & df.duplicated(subset=columns, keep=False)),
+        "valeurs différentes (colonne {header}) : toutes sont écartées ; gardez-en une "
+        "seule dans l'export et relancez",
+        passes=lambda df: (
+            ~(df[columns].notna().all(axis=1) & df.duplicated(subset=columns, keep=False))
+        ),
     )
 
 
 # --- the six schemas ---------------------------------------------------------------------------
 
+
 def jeunes_schema(ctx: ValidationContext) -> pa.DataFrameSchema:
     """Only an empty or conflicting id rejects a young person (facts are never lost)."""
-    return pa.DataFrameSchema({"young_id": pa.Column(object, nullable=False, checks=[pa.Check(
-        lambda s: ~s.duplicated(keep=False), name="own_id_unique",
-        error="Jeune présent sur plusieurs lignes aux valeurs différentes (colonne {header}, "
-              "valeur non reproduite : donnée personnelle) : toutes sont écartées ; gardez-en "
-              "une seule dans l'export jeunes et relancez",
-    )])}, strict=False, coerce=False)
+    return pa.DataFrameSchema(
+        {
+            "young_id": pa.Column(
+                object,
+                nullable=False,
+                checks=[
+                    pa.Check(
+                        lambda s: ~s.duplicated(keep=False),
+                        name="own_id_unique",
+                        error="Jeune présent sur plusieurs lignes aux valeurs différentes "
+                        "(colonne {header}, valeur non reproduite : donnée personnelle) : "
+                        "toutes sont écartées ; gardez-en une seule dans l'export jeunes "
+                        "et relancez",
+                    )
+                ],
+            )
+        },
+        strict=False,
+        coerce=False,
+    )
 
 
 def _dated_record(ctx: ValidationContext, own_id: str, date: str) -> dict[str, pa.Column]:
@@ -205,72 +282,109 @@ def _dated_record(ctx: ValidationContext, own_id: str, date: str) -> dict[str, p
 
 
 def evenements_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[RowCheck]]:
-    return pa.DataFrameSchema({
-        **_dated_record(ctx, "event_id", "event_date"),
-        "event_type": _code(True, "Type d'événement", "event_type"),
-        "status": _status("Statut d'événement", "event_status"),
-    }, strict=False), []
+    return pa.DataFrameSchema(
+        {
+            **_dated_record(ctx, "event_id", "event_date"),
+            "event_type": _code(True, "Type d'événement", "event_type"),
+            "status": _status("Statut d'événement", "event_status"),
+        },
+        strict=False,
+    ), []
 
 
 def propositions_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[RowCheck]]:
-    return pa.DataFrameSchema({
-        **_dated_record(ctx, "proposal_id", "proposal_date"),
-        "theme": _code(True, "Thème de proposition", "proposal_theme"),
-        "state": _status("État de proposition", "proposal_state"),
-    }, strict=False), []
+    return pa.DataFrameSchema(
+        {
+            **_dated_record(ctx, "proposal_id", "proposal_date"),
+            "theme": _code(True, "Thème de proposition", "proposal_theme"),
+            "state": _status("État de proposition", "proposal_state"),
+        },
+        strict=False,
+    ), []
 
 
 def situations_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[RowCheck]]:
-    rows = [_end_not_before_start("start_date", "end_date"),
-            _overlaps_year(ctx, "start_date", "end_date")]
-    return pa.DataFrameSchema({
-        "situation_id": _own_id(),
-        "young_id": _young_id(ctx),
-        "category": _code(True, "Catégorie de situation", "situation_category", feminine=True),
-        "nature": _code(True, "Nature de situation", "situation_nature", feminine=True,
-                        after=" pour sa catégorie"),
-        "start_date": _date(True),
-        "end_date": _date(False),
-        "state": _status("État de situation", "situation_state"),
-        "ml_implemented": _yes_no(),
-    }, checks=[r.as_check() for r in rows], strict=False), rows
+    rows = [
+        _end_not_before_start("start_date", "end_date"),
+        _overlaps_year(ctx, "start_date", "end_date"),
+    ]
+    return pa.DataFrameSchema(
+        {
+            "situation_id": _own_id(),
+            "young_id": _young_id(ctx),
+            "category": _code(True, "Catégorie de situation", "situation_category", feminine=True),
+            "nature": _code(
+                True,
+                "Nature de situation",
+                "situation_nature",
+                feminine=True,
+                after=" pour sa catégorie",
+            ),
+            "start_date": _date(True),
+            "end_date": _date(False),
+            "state": _status("État de situation", "situation_state"),
+            "ml_implemented": _yes_no(),
+        },
+        checks=[r.as_check() for r in rows],
+        strict=False,
+    ), rows
 
 
 def dispositifs_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[RowCheck]]:
-    rows = [_end_not_before_start("entry_date", "exit_date"),
-            _overlaps_year(ctx, "entry_date", "exit_date"),
-            _composite_unique(["young_id", "programme", "entry_date"], "entry_date")]
-    return pa.DataFrameSchema({
-        "young_id": _young_id(ctx),
-        "programme": pa.Column(object, nullable=False),
-        "entry_date": _date(True),
-        "exit_date": _date(False),
-    }, checks=[r.as_check() for r in rows], strict=False), rows
+    rows = [
+        _end_not_before_start("entry_date", "exit_date"),
+        _overlaps_year(ctx, "entry_date", "exit_date"),
+        _composite_unique(["young_id", "programme", "entry_date"], "entry_date"),
+    ]
+    return pa.DataFrameSchema(
+        {
+            "young_id": _young_id(ctx),
+            "programme": pa.Column(object, nullable=False),
+            "entry_date": _date(True),
+            "exit_date": _date(False),
+        },
+        checks=[r.as_check() for r in rows],
+        strict=False,
+    ), rows
 
 
 def aides_schema(ctx: ValidationContext) -> tuple[pa.DataFrameSchema, list[RowCheck]]:
-    return pa.DataFrameSchema({
-        "aid_id": _own_id(),
-        "young_id": _young_id(ctx),
-        "aid_type": pa.Column(object, nullable=False),
-        "aid_date": _date(True, not_after=ctx.run_date, in_year=ctx.year),
-        "amount": pa.Column(object, nullable=False, checks=[
-            pa.Check(lambda s: s != INVALID, name="amount_number",
-                     error="Montant « {value} » qui n'est pas un nombre (colonne {header}) : "
-                           "corrigez-le dans i-milo ou dans le fichier (forme attendue : "
-                           "1234,56 ou 1 234,56 €)"),
-            pa.Check(lambda s: (s == INVALID) | (s.map(lambda v: isinstance(v, int) and v >= 0)),
-                     name="amount_not_negative",
-                     error="Montant « {value} » négatif (colonne {header}) : corrigez-le "
-                           "dans i-milo"),
-            pa.Check(lambda s: s.map(lambda v: not isinstance(v, int) or v < MAX_CENTS),
-                     name="amount_in_range",
-                     error="Montant « {value} » trop grand (colonne {header}) : l'entrepôt "
-                           "garde les montants sous 100 000 000 000 000 € ; corrigez-le dans "
-                           "i-milo"),
-        ]),
-        "status": _status("Statut d'aide", "aid_status"),
-    }, strict=False), []
+    return pa.DataFrameSchema(
+        {
+            "aid_id": _own_id(),
+            "young_id": _young_id(ctx),
+            "aid_type": pa.Column(object, nullable=False),
+            "aid_date": _date(True, not_after=ctx.run_date, in_year=ctx.year),
+            "amount": pa.Column(
+                object,
+                nullable=False,
+                checks=[
+                    pa.Check(
+                        lambda s: s != INVALID,
+                        name="amount_number",
+                        error="Montant « {value} » qui n'est pas un nombre (colonne {header}) : "
+                        "corrigez-le dans i-milo ou dans le fichier (forme attendue : "
+                        "1234,56 ou 1 234,56 €)",
+                    ),
+                    pa.Check(
+                        lambda s: (s == INVALID) | (s.map(lambda v: isinstance(v, int) and v >= 0)),
+                        name="amount_not_negative",
+                        error="Montant « {value} » négatif (colonne {header}) : corrigez-le "
+                        "dans i-milo",
+                    ),
+                    pa.Check(
+                        lambda s: s.map(lambda v: not isinstance(v, int) or v < MAX_CENTS),
+                        name="amount_in_range",
+                        error="Montant « {value} » trop grand (colonne {header}) : l'entrepôt "
+                        "garde les montants sous 100 000 000 000 000 € ; corrigez-le dans "
+                        "i-milo",
+                    ),
+                ],
+            ),
+            "status": _status("Statut d'aide", "aid_status"),
+        },
+        strict=False,
+    ), []
 
 
 SCHEMAS = {
@@ -284,8 +398,14 @@ SCHEMAS = {
 # Sentences for pandera's built-in checks, by check name.
 BUILTIN_REASONS = {
     "not_nullable": "Colonne {header} vide alors qu'elle est obligatoire : remplissez-la "
-                    "dans i-milo et relancez",
+    "dans i-milo et relancez",
 }
 
-__all__ = ["ValidationContext", "RowCheck", "SCHEMAS", "BUILTIN_REASONS", "jeunes_schema",
-           "INVALID"]
+__all__ = [
+    "ValidationContext",
+    "RowCheck",
+    "SCHEMAS",
+    "BUILTIN_REASONS",
+    "jeunes_schema",
+    "INVALID",
+]

@@ -19,8 +19,9 @@ from pipelines.runner import run_partitions
 # Dagster and command-line processes it starts inherit. Tests of a missing key remove it.
 os.environ.setdefault("WAREHOUSE_PSEUDONYM_KEY", f"cle-des-tests-{secrets.token_hex(16)}")
 
-PG_ADMIN_URL = os.environ.get("OBSERVATOIRE_TEST_PG",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "OBSERVATOIRE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 RUN_DATE = "2026-01-06"
 
 
@@ -33,8 +34,10 @@ def _postgres_reason() -> str | None:
         engine.dispose()
         return None
     except Exception as exc:  # any failure to connect means: skip, and say why
-        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}: " \
-               f"{str(exc).splitlines()[0]}"
+        return (
+            f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]}"
+        )
 
 
 PG_SKIP = _postgres_reason()
@@ -43,11 +46,27 @@ PG_SKIP = _postgres_reason()
 # End to end: a module that runs Dagster, subprocesses, Celery, PostgreSQL or the demo, or
 # fuzzes for minutes (test_fuzz); any other test using one of E2E_FIXTURES is one too.
 E2E_MODULES = {
-    "test_anomalies", "test_bad_inputs", "test_celery", "test_cli", "test_crashes",
-    "test_demo", "test_disk_full", "test_fuzz", "test_hostile_files", "test_indicators",
-    "test_keys", "test_lifecycle", "test_operations", "test_pipeline",
-    "test_postgres_readers", "test_print", "test_report", "test_safe_outputs", "test_scale",
-    "test_ui", "test_views",
+    "test_anomalies",
+    "test_bad_inputs",
+    "test_celery",
+    "test_cli",
+    "test_crashes",
+    "test_demo",
+    "test_disk_full",
+    "test_fuzz",
+    "test_hostile_files",
+    "test_indicators",
+    "test_keys",
+    "test_lifecycle",
+    "test_operations",
+    "test_pipeline",
+    "test_postgres_readers",
+    "test_print",
+    "test_report",
+    "test_safe_outputs",
+    "test_scale",
+    "test_ui",
+    "test_views",
 }
 E2E_FIXTURES = {"run", "demo_warehouse", "postgres_url", "warehouse_url"}
 
@@ -75,9 +94,13 @@ def postgres_url() -> Iterator[str]:
     finally:
         sa.create_engine(url).dispose()
         with admin.connect() as conn:
-            conn.execute(sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -102,8 +125,14 @@ def run(tmp_path: Path):
     instance = dg.DagsterInstance.ephemeral()
 
     def _run(raw: Path, url: str, **kwargs):
-        return run_partitions(raw_dir=raw, url=url, run_date=kwargs.pop("run_date", RUN_DATE),
-                              instance=instance, progress=lambda _msg: None, **kwargs)
+        return run_partitions(
+            raw_dir=raw,
+            url=url,
+            run_date=kwargs.pop("run_date", RUN_DATE),
+            instance=instance,
+            progress=lambda _msg: None,
+            **kwargs,
+        )
 
     return _run
 
@@ -126,7 +155,12 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]
     root = tmp_path_factory.mktemp("demo")
     write_demo(root / "raw")
     url = f"duckdb:///{root / 'observatoire.duckdb'}"
-    summary = run_partitions(root / "raw", url=url, run_date=RUN_DATE,
-                             instance=dg.DagsterInstance.ephemeral(), progress=lambda _m: None)
+    summary = run_partitions(
+        root / "raw",
+        url=url,
+        run_date=RUN_DATE,
+        instance=dg.DagsterInstance.ephemeral(),
+        progress=lambda _m: None,
+    )
     assert not summary.failed, summary.failed
     return url, root

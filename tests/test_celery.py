@@ -88,10 +88,14 @@ class Cluster:
     def start_worker(self, name: str, **extra_env: str) -> subprocess.Popen:
         log = (self.root / f"{name}.log").open("w")
         process = subprocess.Popen(
-            ["bash", str(PROJECT_ROOT / "scripts" / "celery-worker.sh"), name,
-             "--concurrency=1"],
-            cwd=PROJECT_ROOT, env={**self.env, **extra_env}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_default_signals)
+            ["bash", str(PROJECT_ROOT / "scripts" / "celery-worker.sh"), name, "--concurrency=1"],
+            cwd=PROJECT_ROOT,
+            env={**self.env, **extra_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_default_signals,
+        )
         self.workers[name] = process
         return process
 
@@ -104,16 +108,16 @@ class Cluster:
             for name in names:
                 if self.workers[name].poll() is not None:
                     raise AssertionError(f"worker {name} exited:\n{self.log(name)[-3000:]}")
-            if all(f"{name}@" in self.log(name) and " ready." in self.log(name)
-                   for name in names):
+            if all(f"{name}@" in self.log(name) and " ready." in self.log(name) for name in names):
                 return
             time.sleep(0.5)
         raise AssertionError(f"workers {names} not ready after {seconds} s")
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
-            ) -> Iterator[Cluster]:
+def cluster(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Cluster]:
     """The instance of deploy/celery/dagster.yaml on one fresh database, the warehouse on
     another; the workers started by the test are stopped at the end, whatever happens."""
     with _database() as dagster_db:
@@ -122,13 +126,21 @@ def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
         # the deployment's own instance file, pointed at this test's database
         shutil.copy(PROJECT_ROOT / "deploy" / "celery" / "dagster.yaml", home)
         url = sa.make_url(dagster_db)
-        pg = {"DAGSTER_PG_USER": url.username or "postgres",
-              "DAGSTER_PG_PASSWORD": url.password or "",
-              "DAGSTER_PG_HOST": url.host or "127.0.0.1", "DAGSTER_PG_DB": url.database or ""}
+        pg = {
+            "DAGSTER_PG_USER": url.username or "postgres",
+            "DAGSTER_PG_PASSWORD": url.password or "",
+            "DAGSTER_PG_HOST": url.host or "127.0.0.1",
+            "DAGSTER_PG_DB": url.database or "",
+        }
         for key, value in pg.items():
             monkeypatch.setenv(key, value)
-        env = {**os.environ, **pg, "DAGSTER_HOME": str(home), "WAREHOUSE_URL": postgres_url,
-               "OBSERVATOIRE_RAW_DIR": str(tmp_path / "raw")}
+        env = {
+            **os.environ,
+            **pg,
+            "DAGSTER_HOME": str(home),
+            "WAREHOUSE_URL": postgres_url,
+            "OBSERVATOIRE_RAW_DIR": str(tmp_path / "raw"),
+        }
         env.pop("OBSERVATOIRE_PAUSE_AT", None)
         instance = dg.DagsterInstance.from_config(str(home))
         cluster = Cluster(tmp_path, instance, postgres_url, env)
@@ -140,13 +152,20 @@ def cluster(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
             instance.dispose()
 
 
-def _run_on_workers(cluster: Cluster, raw: Path, structure: str, year: int
-                    ) -> tuple[bool, str, str | None]:
+def _run_on_workers(
+    cluster: Cluster, raw: Path, structure: str, year: int
+) -> tuple[bool, str, str | None]:
     from pipelines.distributed import run_partition_on_celery
 
-    return run_partition_on_celery(structure, year, instance=cluster.instance, raw_dir=raw,
-                                   url=cluster.warehouse, run_date=RUN_DATE,
-                                   tags={"observatoire/trigger": "test"})
+    return run_partition_on_celery(
+        structure,
+        year,
+        instance=cluster.instance,
+        raw_dir=raw,
+        url=cluster.warehouse,
+        run_date=RUN_DATE,
+        tags={"observatoire/trigger": "test"},
+    )
 
 
 def _workers_of(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
@@ -185,15 +204,27 @@ def test_celery_workers_give_the_embedded_figures(cluster: Cluster, tmp_path: Pa
     # the command line's own path: `observatoire run --executor celery`, the plan of
     # pipelines/plan.py (catalogue, partitions years ascending, publication), each run's
     # steps on the workers
-    summary = run_partitions(raw, url=cluster.warehouse, run_date=RUN_DATE,
-                             instance=cluster.instance, executor="celery",
-                             progress=lambda _m: None)
+    summary = run_partitions(
+        raw,
+        url=cluster.warehouse,
+        run_date=RUN_DATE,
+        instance=cluster.instance,
+        executor="celery",
+        progress=lambda _m: None,
+    )
     assert not summary.failed and not summary.publication_error, summary
     assert [(o.structure, o.year) for o in summary.outcomes] == [
-        ("AUT", 2024), ("TST", 2024), ("AUT", 2025), ("TST", 2025)]
+        ("AUT", 2024),
+        ("TST", 2024),
+        ("AUT", 2025),
+        ("TST", 2025),
+    ]
     executed: dict[str, str] = {}
-    loads = [r for r in cluster.instance.get_runs()
-             if r.job_name == "integrer_partition" and r.tags["observatoire/purpose"] == "ingest"]
+    loads = [
+        r
+        for r in cluster.instance.get_runs()
+        if r.job_name == "integrer_partition" and r.tags["observatoire/purpose"] == "ingest"
+    ]
     assert len(loads) == 4
     for record in loads:
         assert record.tags["observatoire/trigger"] == "command_line"
@@ -204,20 +235,23 @@ def test_celery_workers_give_the_embedded_figures(cluster: Cluster, tmp_path: Pa
         executed.update({f"{structure}{year}/{k}": w for k, w in steps.items()})
     # every step ran in a worker, and both workers took some
     assert {w.split("@")[0] for w in executed.values()} == {"w1", "w2"}, executed
-    assert any(r[0] == "AUT" and r[1] == 2025 for r in _figures(cluster.warehouse,
-                                                                  "indicator_trends"))
+    assert any(
+        r[0] == "AUT" and r[1] == 2025 for r in _figures(cluster.warehouse, "indicator_trends")
+    )
     for table in TABLES:
         assert _figures(cluster.warehouse, table) == _figures(reference, table), table
 
 
-def test_celery_setup_problems_are_told_before_a_run(monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path):
+def test_celery_setup_problems_are_told_before_a_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
     """What the command line prints instead of starting runs no worker could share."""
     from pipelines.distributed import setup_problems
 
     monkeypatch.setenv("OBSERVATOIRE_CELERY_BROKER", "pyamqp://guest:secret@127.0.0.1:1//")
-    problems = setup_problems(dg.DagsterInstance.ephemeral(),
-                              f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    problems = setup_problems(
+        dg.DagsterInstance.ephemeral(), f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    )
     assert len(problems) == 3, problems
     assert "instance Dagster doit être en PostgreSQL" in problems[0]
     assert "entrepôt doit être en PostgreSQL" in problems[1]
@@ -244,9 +278,11 @@ def test_celery_worker_killed_during_a_step(cluster: Cluster, tmp_path: Path, ru
     assert not run(raw, cluster.warehouse).failed
     old = {table: _figures(cluster.warehouse, table) for table in TABLES}
     # TST 2025 gets one more event: its figures change
-    write_xlsx(raw / "TST" / "2025" / "evenements.xlsx", EVENT_HEADERS,
-               [*BASE_EVENTS, ["E9", "1002", "06/06/2025", "Entretien individuel", None,
-                               None, None]])
+    write_xlsx(
+        raw / "TST" / "2025" / "evenements.xlsx",
+        EVENT_HEADERS,
+        [*BASE_EVENTS, ["E9", "1002", "06/06/2025", "Entretien individuel", None, None, None]],
+    )
     reference = f"duckdb:///{tmp_path / 'reference.duckdb'}"
     assert not run(raw, reference).failed
     new = {table: _figures(reference, table) for table in TABLES}
@@ -258,9 +294,23 @@ def test_celery_worker_killed_during_a_step(cluster: Cluster, tmp_path: Path, ru
     cluster.wait_ready("w1")
     output = (tmp_path / "launch.log").open("w")
     launcher = subprocess.Popen(
-        [sys.executable, "-c", _LAUNCH, cluster.env["DAGSTER_HOME"], str(raw), cluster.warehouse,
-         RUN_DATE], cwd=PROJECT_ROOT, env=cluster.env, stdout=subprocess.PIPE, stderr=output,
-        start_new_session=True, preexec_fn=_default_signals, text=True)
+        [
+            sys.executable,
+            "-c",
+            _LAUNCH,
+            cluster.env["DAGSTER_HOME"],
+            str(raw),
+            cluster.warehouse,
+            RUN_DATE,
+        ],
+        cwd=PROJECT_ROOT,
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+        stderr=output,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not marker.exists() and time.monotonic() < deadline:

@@ -16,15 +16,18 @@ from pipelines.cells import (
 from pipelines.config import fold, normalise_insee
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2025-03-04", "2025-03-04"),
-    ("2025-03-04 10:30:00", "2025-03-04"),       # a time part is ignored
-    ("04/03/2025", "2025-03-04"),
-    ("4/3/2025", "2025-03-04"),
-    ("04/03/25", "2025-03-04"),                  # yy up to the run year's -> 20yy
-    ("04/03/27", "1927-03-04"),                  # above it -> 19yy (run year 2026)
-    ("45720", "2025-03-04"),                     # an Excel serial number
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2025-03-04", "2025-03-04"),
+        ("2025-03-04 10:30:00", "2025-03-04"),  # a time part is ignored
+        ("04/03/2025", "2025-03-04"),
+        ("4/3/2025", "2025-03-04"),
+        ("04/03/25", "2025-03-04"),  # yy up to the run year's -> 20yy
+        ("04/03/27", "1927-03-04"),  # above it -> 19yy (run year 2026)
+        ("45720", "2025-03-04"),  # an Excel serial number
+    ],
+)
 def test_dates_in_every_listed_form(text, expected):
     assert parse_dates(pd.Series([text]), 2026)[0] == pd.Timestamp(expected)
 
@@ -38,11 +41,20 @@ def test_empty_date_is_missing_not_invalid():
     assert pd.isna(parse_dates(pd.Series([None]), 2026)[0])
 
 
-@pytest.mark.parametrize("text, cents", [
-    ("1 234,56 €", 123456), ("1234.56", 123456), ("1\u202f234,56", 123456),
-    ("1\u00a0234,56", 123456), ("1.234,56", 123456), ("12", 1200), ("0,1", 10),
-    ("2120.1500000001", 212015), ("-5", -500),
-])
+@pytest.mark.parametrize(
+    "text, cents",
+    [
+        ("1 234,56 €", 123456),
+        ("1234.56", 123456),
+        ("1\u202f234,56", 123456),
+        ("1\u00a0234,56", 123456),
+        ("1.234,56", 123456),
+        ("12", 1200),
+        ("0,1", 10),
+        ("2120.1500000001", 212015),
+        ("-5", -500),
+    ],
+)
 def test_amounts_as_text_or_numbers(text, cents):
     assert parse_amounts(pd.Series([text]))[0] == cents
 
@@ -55,30 +67,41 @@ def test_amount_that_is_not_a_number(text):
 
 def test_ids_number_cells_and_spaces():
     assert parse_id(pd.Series([" 1234567.0", "1234567", "A-12 ", None, "  "])).tolist() == [
-        "1234567", "1234567", "A-12", None, None]
+        "1234567",
+        "1234567",
+        "A-12",
+        None,
+        None,
+    ]
 
 
-@pytest.mark.parametrize("value, category", [
-    ("Niveau 5 (BTS, DUT)", "Supérieur au BAC"),
-    ("V bis", "Aucun diplôme"),
-    ("Vbis", "Aucun diplôme"),
-    ("V", "BEP/CAP"),
-    ("Infra 3", "Aucun diplôme"),
-    ("IV", "BAC"),
-    ("niveau 4", "BAC"),
-    ("Bac+2", "Supérieur au BAC"),
-])
+@pytest.mark.parametrize(
+    "value, category",
+    [
+        ("Niveau 5 (BTS, DUT)", "Supérieur au BAC"),
+        ("V bis", "Aucun diplôme"),
+        ("Vbis", "Aucun diplôme"),
+        ("V", "BEP/CAP"),
+        ("Infra 3", "Aucun diplôme"),
+        ("IV", "BAC"),
+        ("niveau 4", "BAC"),
+        ("Bac+2", "Supérieur au BAC"),
+    ],
+)
 def test_qualification_prefix_and_longest_match(value, category):
     assert code_list("qualification").match(value) == category
 
 
-@pytest.mark.parametrize("value, category", [
-    ("Entretien individuel - suivi", "Entretien"),
-    ("Entretien partenaire", "Autres"),       # longest match wins over "Entretien"
-    ("APPEL TÉLÉPHONIQUE", "Téléphone"),
-    ("Courriel", "E-mail"),
-    ("Visio", None),
-])
+@pytest.mark.parametrize(
+    "value, category",
+    [
+        ("Entretien individuel - suivi", "Entretien"),
+        ("Entretien partenaire", "Autres"),  # longest match wins over "Entretien"
+        ("APPEL TÉLÉPHONIQUE", "Téléphone"),
+        ("Courriel", "E-mail"),
+        ("Visio", None),
+    ],
+)
 def test_event_types(value, category):
     assert code_list("event_type").match(value) == category
 
@@ -110,8 +133,17 @@ def test_insee_codes_are_padded():
 
 
 def test_labels_kept_as_typed_take_their_most_frequent_spelling():
-    labels = pd.Series(["Briqueterie", "BRIQUETERIE", "briqueterie", "briqueterie", None,
-                        "Pacot-Vandracq", "Pacot Vandracq"])
+    labels = pd.Series(
+        [
+            "Briqueterie",
+            "BRIQUETERIE",
+            "briqueterie",
+            "briqueterie",
+            None,
+            "Pacot-Vandracq",
+            "Pacot Vandracq",
+        ]
+    )
     out = most_frequent_spelling(labels).tolist()
     assert out[:4] == ["briqueterie"] * 4
     assert out[4] is None

@@ -8,18 +8,17 @@ from pipelines.cli import main
 from tests.builders import JEUNES_HEADERS, write_structure, write_xlsx, young
 
 
-def test_run_prints_progress_and_summary_and_fails_naming_the_partition(tmp_path: Path,
-                                                                           capsys):
+def test_run_prints_progress_and_summary_and_fails_naming_the_partition(tmp_path: Path, capsys):
     raw = tmp_path / "raw"
     write_structure(raw, "OK1")
-    write_xlsx(raw / "OK1" / "2025" / "jeunes.xlsx", JEUNES_HEADERS,
-               [young("1"), young(None)])
+    write_xlsx(raw / "OK1" / "2025" / "jeunes.xlsx", JEUNES_HEADERS, [young("1"), young(None)])
     write_structure(raw, "BAD")
     (raw / "BAD" / "2025").mkdir(parents=True)
     (raw / "BAD" / "2025" / "jeunes.xlsx").write_bytes(b"")
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    status = main(["run", "--raw", str(raw), "--warehouse", url, "--run-date", "2026-01-06",
-                   "--no-history"])
+    status = main(
+        ["run", "--raw", str(raw), "--warehouse", url, "--run-date", "2026-01-06", "--no-history"]
+    )
     out = capsys.readouterr().out
     assert status == 1
     assert "[1/2] BAD 2025 : ÉCHEC" in out and "[2/2] OK1 2025 : terminé" in out
@@ -30,8 +29,16 @@ def test_run_prints_progress_and_summary_and_fails_naming_the_partition(tmp_path
 
 
 def test_run_on_an_empty_drop_zone_says_what_to_do(tmp_path: Path, capsys):
-    status = main(["run", "--raw", str(tmp_path), "--warehouse",
-                   f"duckdb:///{tmp_path / 'w.duckdb'}", "--no-history"])
+    status = main(
+        [
+            "run",
+            "--raw",
+            str(tmp_path),
+            "--warehouse",
+            f"duckdb:///{tmp_path / 'w.duckdb'}",
+            "--no-history",
+        ]
+    )
     assert status == 1
     assert "dossiers attendus : raw/<STRUCTURE>/<ANNÉE>/" in capsys.readouterr().out
 
@@ -43,8 +50,9 @@ def _help(argv: list[str], capsys) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["demo"], ["report"], ["anomalies"], ["key"],
-                                     ["key", "create"]])
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["demo"], ["report"], ["anomalies"], ["key"], ["key", "create"]]
+)
 def test_every_help_is_in_french(command: list[str], capsys) -> None:
     text = _help(command, capsys)
     assert text.startswith("utilisation : observatoire"), text

@@ -32,7 +32,8 @@ def _home(tmp_path: Path) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text(
-        (PROJECT_ROOT / ".dagster_home" / "dagster.yaml").read_text())
+        (PROJECT_ROOT / ".dagster_home" / "dagster.yaml").read_text()
+    )
     return home
 
 
@@ -44,14 +45,28 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def _command(raw: Path, url: str, *more: str) -> list[str]:
-    return [str(OBSERVATOIRE), "run", "--raw", str(raw), "--warehouse", url,
-            "--run-date", RUN_DATE, *more]
+    return [
+        str(OBSERVATOIRE),
+        "run",
+        "--raw",
+        str(raw),
+        "--warehouse",
+        url,
+        "--run-date",
+        RUN_DATE,
+        *more,
+    ]
 
 
 def _start(raw: Path, url: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(_command(raw, url), env=env, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            preexec_fn=_default_signals)
+    return subprocess.Popen(
+        _command(raw, url),
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+    )
 
 
 def _wait_for(condition, seconds: float, what: str) -> None:
@@ -74,14 +89,14 @@ def clean_figures(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, list]
     root = tmp_path_factory.mktemp("clean")
     raw = _region(root / "raw")
     url = f"duckdb:///{root / 'wh' / 'observatoire.duckdb'}"
-    subprocess.run(_command(raw, url, "--no-history"), check=True, capture_output=True,
-                   timeout=300)
+    subprocess.run(_command(raw, url, "--no-history"), check=True, capture_output=True, timeout=300)
     return _figures(url, "indicator_values"), _figures(url, "indicator_trends")
 
 
 @pytest.mark.parametrize("point", ["start", "staging-written", "publication"])
-def test_a_killed_run_is_recovered_by_the_next(tmp_path: Path, point: str,
-                                               clean_figures: tuple[list, list]) -> None:
+def test_a_killed_run_is_recovered_by_the_next(
+    tmp_path: Path, point: str, clean_figures: tuple[list, list]
+) -> None:
     raw = _region(tmp_path / "raw")
     url = f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}"
     home = _home(tmp_path)
@@ -89,8 +104,9 @@ def test_a_killed_run_is_recovered_by_the_next(tmp_path: Path, point: str,
     log = tmp_path / "killed.log"
     pause = {} if point == "start" else {"OBSERVATOIRE_PAUSE_AT": f"{point}:{marker}"}
     if point == "publication":  # a first clean run, so that a published copy exists
-        subprocess.run(_command(raw, url), env=_env(home), check=True, capture_output=True,
-                       timeout=300)
+        subprocess.run(
+            _command(raw, url), env=_env(home), check=True, capture_output=True, timeout=300
+        )
         (raw / "TST" / "2025" / "evenements.xlsx").touch()
     killed = _start(raw, url, _env(home, **pause), log)
     if point == "start":
@@ -109,23 +125,22 @@ def test_a_killed_run_is_recovered_by_the_next(tmp_path: Path, point: str,
             assert list(work.glob(".observatoire.duckdb.*.tmp")), "a half-published copy"
 
         started = time.monotonic()
-        again = subprocess.run(_command(raw, url), env=_env(home), capture_output=True,
-                               text=True, timeout=300)
+        again = subprocess.run(
+            _command(raw, url), env=_env(home), capture_output=True, text=True, timeout=300
+        )
         assert again.returncode == 0, again.stdout + again.stderr
         assert time.monotonic() - started < 120
         if stuck:
             assert "Reprise après un arrêt brutal" in again.stdout
         assert not list(work.glob(".observatoire.duckdb.*.tmp"))
-        statuses = {r.dagster_run.run_id: r.dagster_run.status
-                    for r in instance.get_run_records()}
+        statuses = {r.dagster_run.run_id: r.dagster_run.status for r in instance.get_run_records()}
         assert dg.DagsterRunStatus.STARTED not in statuses.values()
         for record in stuck:
             assert statuses[record.dagster_run.run_id] == dg.DagsterRunStatus.FAILURE
         assert not instance.event_log_storage.get_concurrency_info("warehouse").claimed_slots
     finally:
         instance.dispose()
-    assert (_figures(url, "indicator_values"), _figures(url, "indicator_trends")) \
-        == clean_figures
+    assert (_figures(url, "indicator_values"), _figures(url, "indicator_trends")) == clean_figures
 
 
 def test_a_run_waiting_for_the_warehouse_answers_sigterm(tmp_path: Path) -> None:
@@ -136,15 +151,22 @@ def test_a_run_waiting_for_the_warehouse_answers_sigterm(tmp_path: Path) -> None
     url = f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}"
     home = _home(tmp_path)
     marker = tmp_path / "paused"
-    holder = _start(raw, url, _env(home, OBSERVATOIRE_PAUSE_AT=f"staging-written:{marker}"),
-                    tmp_path / "holder.log")
+    holder = _start(
+        raw,
+        url,
+        _env(home, OBSERVATOIRE_PAUSE_AT=f"staging-written:{marker}"),
+        tmp_path / "holder.log",
+    )
     waiter = None
     try:
         _wait_for(marker.exists, 120, "the first run inside its step")
         waiting_log = tmp_path / "waiter.log"
         waiter = _start(raw, url, _env(home), waiting_log)
-        _wait_for(lambda: "En attente de l'entrepôt" in waiting_log.read_text(), 60,
-                  "the second run to say it waits")
+        _wait_for(
+            lambda: "En attente de l'entrepôt" in waiting_log.read_text(),
+            60,
+            "the second run to say it waits",
+        )
         assert waiter.poll() is None
         sent = time.monotonic()
         waiter.send_signal(signal.SIGTERM)
@@ -156,8 +178,9 @@ def test_a_run_waiting_for_the_warehouse_answers_sigterm(tmp_path: Path) -> None
         for process in (holder, waiter):
             if process is not None and process.poll() is None:
                 _kill(process)
-    again = subprocess.run(_command(raw, url), env=_env(home), capture_output=True, text=True,
-                           timeout=300)
+    again = subprocess.run(
+        _command(raw, url), env=_env(home), capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Reprise après un arrêt brutal" in again.stdout
 
@@ -172,12 +195,17 @@ def test_the_daemon_starts_queued_runs_after_a_crashed_run(tmp_path: Path) -> No
     url = f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}"
     home = _home(tmp_path)
     marker = tmp_path / "paused"
-    killed = _start(raw, url, _env(home, OBSERVATOIRE_PAUSE_AT=f"staging-written:{marker}"),
-                    tmp_path / "killed.log")
+    killed = _start(
+        raw,
+        url,
+        _env(home, OBSERVATOIRE_PAUSE_AT=f"staging-written:{marker}"),
+        tmp_path / "killed.log",
+    )
     _wait_for(marker.exists, 120, "the run inside its step")
     _kill(killed)
-    env = _env(home, WAREHOUSE_URL=url, OBSERVATOIRE_RAW_DIR=str(raw),
-               OBSERVATOIRE_RUN_DATE=RUN_DATE)
+    env = _env(
+        home, WAREHOUSE_URL=url, OBSERVATOIRE_RAW_DIR=str(raw), OBSERVATOIRE_RUN_DATE=RUN_DATE
+    )
     instance = dg.DagsterInstance.from_config(str(home))
     log = (tmp_path / "daemon.log").open("w")
     daemon = None
@@ -187,15 +215,36 @@ def test_the_daemon_starts_queued_runs_after_a_crashed_run(tmp_path: Path) -> No
         register_partitions(instance, discover_partitions(raw))
         queued = [("TST", 2024), ("AUT", 2025)]
         for structure, year in queued:
-            tags = {**partitions_def.get_tags_for_partition_key(
-                str(partition_key(structure, year))), "test": "after-crash"}
-            subprocess.run([str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml",
-                            "-j", "integrer_partition", "--tags", json.dumps(tags)],
-                           cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+            tags = {
+                **partitions_def.get_tags_for_partition_key(str(partition_key(structure, year))),
+                "test": "after-crash",
+            }
+            subprocess.run(
+                [
+                    str(BIN / "dagster"),
+                    "job",
+                    "launch",
+                    "-w",
+                    "workspace.yaml",
+                    "-j",
+                    "integrer_partition",
+                    "--tags",
+                    json.dumps(tags),
+                ],
+                cwd=PROJECT_ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=PROJECT_ROOT,
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_default_signals)
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_default_signals,
+        )
 
         def finished() -> bool:
             assert daemon is not None and daemon.poll() is None, f"daemon stopped: {log.name}"
@@ -212,9 +261,10 @@ def test_the_daemon_starts_queued_runs_after_a_crashed_run(tmp_path: Path) -> No
             _stop(daemon)
         log.close()
         instance.dispose()
-    assert {(r["structure"], r["year"]) for r in query(
-        url, "SELECT DISTINCT structure, year FROM indicator_values")} >= {("TST", 2024),
-                                                                       ("AUT", 2025)}
+    assert {
+        (r["structure"], r["year"])
+        for r in query(url, "SELECT DISTINCT structure, year FROM indicator_values")
+    } >= {("TST", 2024), ("AUT", 2025)}
 
 
 def test_the_dead_process_is_told_from_a_live_one_and_a_recycled_pid() -> None:

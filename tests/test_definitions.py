@@ -16,9 +16,17 @@ def test_definitions_load():
 def test_asset_graph_flows_raw_to_marts():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"raw/exports", "staging/evenements", "conformed/evenements", "quarantine",
-            "ingested_files", "marts/indicator_units", "indicator_values",
-            "indicator_trends", "indicator_catalogue"} <= keys
+    assert {
+        "raw/exports",
+        "staging/evenements",
+        "conformed/evenements",
+        "quarantine",
+        "ingested_files",
+        "marts/indicator_units",
+        "indicator_values",
+        "indicator_trends",
+        "indicator_catalogue",
+    } <= keys
     values = graph.get(dg.AssetKey("indicator_values"))
     assert dg.AssetKey(["marts", "indicator_units"]) in values.parent_keys
     units = graph.get(dg.AssetKey(["marts", "indicator_units"]))
@@ -34,8 +42,8 @@ def test_partitions_are_discovered_from_the_drop_zone(tmp_path: Path):
     write_structure(raw, "MNO")
     (raw / "MNO" / "2025").mkdir()
     (raw / "MNO" / "2024").mkdir()
-    (raw / "MNO" / "archives").mkdir()          # not a year: ignored
-    (raw / ".cache").mkdir()                     # hidden: ignored
+    (raw / "MNO" / "archives").mkdir()  # not a year: ignored
+    (raw / ".cache").mkdir()  # hidden: ignored
     write_structure(raw, "ML-2")
     (raw / "ML-2" / "2025").mkdir()
     assert discover_partitions(raw) == [("MNO", 2024), ("ML-2", 2025), ("MNO", 2025)]

@@ -19,8 +19,16 @@ from tests.conftest import query
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "contract"
 COPY = ROOT / "demo" / "targets"
-KEY = ["structure", "year", "indicator", "commune_insee", "dimension_1", "category_1",
-       "dimension_2", "category_2"]
+KEY = [
+    "structure",
+    "year",
+    "indicator",
+    "commune_insee",
+    "dimension_1",
+    "category_1",
+    "dimension_2",
+    "category_2",
+]
 
 
 def contract_file(name: str) -> Path:
@@ -64,8 +72,9 @@ def _half_away(x: Decimal) -> int:
     return int(x.copy_abs().quantize(Decimal(1), rounding=ROUND_HALF_UP)) * (1 if x >= 0 else -1)
 
 
-def _cells(values: dict, year: int, indicator: str, d1: str, cats: list[str],
-           d2: str | None) -> Decimal:
+def _cells(
+    values: dict, year: int, indicator: str, d1: str, cats: list[str], d2: str | None
+) -> Decimal:
     """Sum of the categories (over the margin of dimension_2 when it is set)."""
     total = Decimal(0)
     for key, v in values.items():
@@ -93,8 +102,9 @@ def test_every_share_merged_figure_and_change_the_report_prints(demo):
         d2 = _norm(r["dimension_2"])
         if kind in ("share_pct", "share_pct_prev_year"):
             year = 2025 if kind == "share_pct" else 2024
-            got = _half_up(Decimal(100) * _cells(values, year, ind, d1, cats, d2)
-                           / _total(values, year, ind))
+            got = _half_up(
+                Decimal(100) * _cells(values, year, ind, d1, cats, d2) / _total(values, year, ind)
+            )
         elif kind == "merged_count":
             got = int(_cells(values, 2025, ind, d1, cats, d2))
         elif kind == "change_pct":
@@ -112,8 +122,11 @@ def test_every_share_merged_figure_and_change_the_report_prints(demo):
 
 
 def test_trends_table_gives_the_reports_changes(demo):
-    rows = query(demo, "SELECT indicator, change FROM indicator_trends WHERE structure = 'MNO' "
-                       "AND year = 2025 AND commune_insee IS NULL AND dimension_1 IS NULL")
+    rows = query(
+        demo,
+        "SELECT indicator, change FROM indicator_trends WHERE structure = 'MNO' "
+        "AND year = 2025 AND commune_insee IS NULL AND dimension_1 IS NULL",
+    )
     changes = {r["indicator"]: _half_away(Decimal(str(r["change"])) * 100) for r in rows}
     assert changes["new_arrivals"] == 9 and changes["contacts"] == 32
     assert changes["apprenticeship_contracts"] == -19 and changes["rqth_youth"] == 13
@@ -131,8 +144,9 @@ def _doc_queries() -> list[str]:
     return re.findall(r"```sql\n(.*?)```", text, flags=re.S)
 
 
-@pytest.mark.parametrize("sql", _doc_queries(), ids=lambda q: re.search(
-    r"indicator = '(\w+)'", q)[1])
+@pytest.mark.parametrize(
+    "sql", _doc_queries(), ids=lambda q: re.search(r"indicator = '(\w+)'", q)[1]
+)
 def test_documented_lineage_queries_return_the_units_of_the_cell(demo, sql):
     rows = query(demo, sql)
     where = sql.split("WHERE", 1)[1]
@@ -149,8 +163,10 @@ def test_the_installed_package_leaves_the_demo_in_the_checkout():
 
 
 def test_the_demo_generator_is_split_in_small_modules():
-    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines())
-             for p in (ROOT / "demo").glob("*.py")}
+    sizes = {
+        p.name: len(p.read_text(encoding="utf-8").splitlines())
+        for p in (ROOT / "demo").glob("*.py")
+    }
     assert len(sizes) > 10 and max(sizes.values()) < 600, sizes
 
 

@@ -29,17 +29,20 @@ INSTANCE_FILES = [DEPLOY / "kubernetes" / "dagster.yaml", DEPLOY / "celery" / "d
 def _environment(monkeypatch: pytest.MonkeyPatch, url: str = "postgresql://u@db:5432/d") -> None:
     """What the pods' environment would hold (from the ConfigMap and the Secrets)."""
     parsed = sa.make_url(url)
-    for key, value in {"DAGSTER_PG_USER": parsed.username or "postgres",
-                       "DAGSTER_PG_PASSWORD": parsed.password or "",
-                       "DAGSTER_PG_HOST": parsed.host or "127.0.0.1",
-                       "DAGSTER_PG_DB": parsed.database or "",
-                       "OBSERVATOIRE_IMAGE": "registry.example/observatoire:1.0"}.items():
+    for key, value in {
+        "DAGSTER_PG_USER": parsed.username or "postgres",
+        "DAGSTER_PG_PASSWORD": parsed.password or "",
+        "DAGSTER_PG_HOST": parsed.host or "127.0.0.1",
+        "DAGSTER_PG_DB": parsed.database or "",
+        "OBSERVATOIRE_IMAGE": "registry.example/observatoire:1.0",
+    }.items():
         monkeypatch.setenv(key, value)
 
 
 @pytest.mark.parametrize("path", INSTANCE_FILES, ids=lambda p: p.parent.name)
-def test_deploy_instance_configuration_is_valid(path: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_instance_configuration_is_valid(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _environment(monkeypatch)
     shutil.copy(path, tmp_path / "dagster.yaml")
     config, custom_class = dagster_instance_config(str(tmp_path))
@@ -57,13 +60,13 @@ def test_deploy_instance_configuration_is_valid(path: Path, tmp_path: Path,
         assert checked.success, (section, [e.message for e in checked.errors or []])
     from dagster_postgres import DagsterPostgresStorage
 
-    checked = process_config(DagsterPostgresStorage.config_type(),
-                             config["storage"]["postgres"])
+    checked = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
     assert checked.success, [e.message for e in checked.errors or []]
 
 
 def test_deploy_kubernetes_launcher_takes_the_key_from_a_secret(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The pseudonymisation key reaches the run pods from a Secret, never as a value."""
     from dagster_k8s import K8sRunLauncher
 
@@ -73,14 +76,17 @@ def test_deploy_kubernetes_launcher_takes_the_key_from_a_secret(
     assert class_from_code_pointer(config["module"], config["class"]) is K8sRunLauncher
     launcher = process_config(K8sRunLauncher.config_type(), config["config"]).value
     assert "observatoire-pseudonym-key" in launcher["env_secrets"]
-    assert not any(v.startswith(("WAREHOUSE_PSEUDONYM_KEY", "WAREHOUSE_URL", "PGPASSWORD"))
-                   for v in launcher.get("env_vars") or [])
+    assert not any(
+        v.startswith(("WAREHOUSE_PSEUDONYM_KEY", "WAREHOUSE_URL", "PGPASSWORD"))
+        for v in launcher.get("env_vars") or []
+    )
     assert launcher["job_image"] == "registry.example/observatoire:1.0"
     assert "WAREHOUSE_PSEUDONYM_KEY=" not in text
 
 
-def test_deploy_kubernetes_instance_opens_on_postgresql(postgres_url: str, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_kubernetes_instance_opens_on_postgresql(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The instance as the pods load it, on a real database; only the run launcher, which
     needs a cluster, is left out (Dagster's default one instead)."""
     _environment(monkeypatch, postgres_url)

@@ -26,8 +26,11 @@ def _mount_reason() -> str | None:
     probe = Path("/tmp") / f"observatoire-mount-probe-{uuid.uuid4().hex[:8]}"
     probe.mkdir()
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             return f"cannot mount a tmpfs to make a full disk: {done.stderr.strip()}"
         subprocess.run(["umount", str(probe)], check=True)
@@ -68,9 +71,21 @@ def _fill(folder: Path) -> None:
 
 def _run(raw: Path, url: str, home: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(OBSERVATOIRE), "run", "--raw", str(raw), "--warehouse", url, "--run-date", RUN_DATE,
-        ], env={**os.environ, "DAGSTER_HOME": str(home)},
-        capture_output=True, text=True, timeout=300)
+        [
+            str(OBSERVATOIRE),
+            "run",
+            "--raw",
+            str(raw),
+            "--warehouse",
+            url,
+            "--run-date",
+            RUN_DATE,
+        ],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _digest(path: Path) -> str:
@@ -81,8 +96,11 @@ def _more_rows(raw: Path) -> None:
     """A change to load: the next run has to write."""
     from tests.builders import JEUNES_HEADERS, write_xlsx, young
 
-    write_xlsx(raw / "TST" / "2025" / "jeunes-bis.xlsx", JEUNES_HEADERS,
-               [young(str(9000 + i), first="10/03/2025") for i in range(300)])
+    write_xlsx(
+        raw / "TST" / "2025" / "jeunes-bis.xlsx",
+        JEUNES_HEADERS,
+        [young(str(9000 + i), first="10/03/2025") for i in range(300)],
+    )
 
 
 def test_a_full_disk_under_the_working_warehouse(tmp_path: Path) -> None:
@@ -110,8 +128,10 @@ def test_a_full_disk_at_publication(tmp_path: Path) -> None:
     url = f"duckdb:///{folder / 'observatoire.duckdb'}"
     working = tmp_path / "working-disk"
     working.mkdir()
-    with _mounted(folder, "-t", "tmpfs", "-o", "size=64m", "tmpfs"), \
-            _mounted(folder / "work", "--bind", str(working)):
+    with (
+        _mounted(folder, "-t", "tmpfs", "-o", "size=64m", "tmpfs"),
+        _mounted(folder / "work", "--bind", str(working)),
+    ):
         first = _run(raw, url, tmp_path / "home")
         assert first.returncode == 0, first.stdout + first.stderr
         published = _digest(folder / "observatoire.duckdb")

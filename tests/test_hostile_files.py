@@ -47,6 +47,7 @@ ROWS = [young("1001"), young("1002", sex="H"), young("1003")]
 
 # --- hostile workbooks, built for real ---------------------------------------------------------
 
+
 def _workbook(extra=None) -> bytes:
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -68,8 +69,9 @@ def _rewrite(data: bytes, change, parts: str = "xl/worksheets/sheet") -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             content = src.read(info)
-            dst.writestr(info.filename,
-                         change(content) if info.filename.startswith(parts) else content)
+            dst.writestr(
+                info.filename, change(content) if info.filename.startswith(parts) else content
+            )
     return out.getvalue()
 
 
@@ -84,11 +86,18 @@ def _with_shared_strings(unique: int) -> bytes:
         strings.append(m.group(2))
         return m.group(1) + b' t="s"><v>' + str(len(strings) - 1).encode() + b"</v></c>"
 
-    sheet = re.sub(rb'(<c r="[A-Z]+[0-9]+")(?: s="\d+")? t="inlineStr"><is><t>(.*?)</t></is></c>',
-                   shared, sheet)
-    sst = (b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
-           b'spreadsheetml/2006/main" count="%d" uniqueCount="%d">' % (len(strings), unique)
-           + b"".join(b"<si><t>" + s + b"</t></si>" for s in strings) + b"</sst>")
+    sheet = re.sub(
+        rb'(<c r="[A-Z]+[0-9]+")(?: s="\d+")? t="inlineStr"><is><t>(.*?)</t></is></c>',
+        shared,
+        sheet,
+    )
+    sst = (
+        b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main" count="%d" uniqueCount="%d">'
+        % (len(strings), unique)
+        + b"".join(b"<si><t>" + s + b"</t></si>" for s in strings)
+        + b"</sst>"
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
@@ -96,15 +105,23 @@ def _with_shared_strings(unique: int) -> bytes:
             if info.filename == "xl/worksheets/sheet1.xml":
                 content = sheet
             elif info.filename == "xl/_rels/workbook.xml.rels":
-                content = content.replace(b"</Relationships>", (
-                    b'<Relationship Id="rIdSst" Type="http://schemas.openxmlformats.org/'
-                    b'officeDocument/2006/relationships/sharedStrings" '
-                    b'Target="sharedStrings.xml"/></Relationships>'))
+                content = content.replace(
+                    b"</Relationships>",
+                    (
+                        b'<Relationship Id="rIdSst" Type="http://schemas.openxmlformats.org/'
+                        b'officeDocument/2006/relationships/sharedStrings" '
+                        b'Target="sharedStrings.xml"/></Relationships>'
+                    ),
+                )
             elif info.filename == "[Content_Types].xml":
-                content = content.replace(b"</Types>", (
-                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
-                    b"</Types>"))
+                content = content.replace(
+                    b"</Types>",
+                    (
+                        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+                        b"</Types>"
+                    ),
+                )
             dst.writestr(info.filename, content)
         dst.writestr("xl/sharedStrings.xml", sst)
     assert strings, "the workbook's text was not moved to shared strings"
@@ -123,16 +140,17 @@ def _lying_size() -> bytes:
     info = zf.getinfo("xl/worksheets/sheet1.xml")
     central = bytes(data).rfind(b"PK\x01\x02", 0, len(data))
     while central >= 0:  # find the part's central directory entry; halve its declared size
-        name_len, = struct.unpack_from("<H", data, central + 28)
-        if data[central + 46:central + 46 + name_len] == info.filename.encode():
+        (name_len,) = struct.unpack_from("<H", data, central + 28)
+        if data[central + 46 : central + 46 + name_len] == info.filename.encode():
             struct.pack_into("<I", data, central + 24, info.file_size // 2)
             break
         central = bytes(data).rfind(b"PK\x01\x02", 0, central)
     return bytes(data)
 
 
-def _xls(dimensions: tuple[int, int, int, int] | None = None,
-         far_cell: tuple[int, int] | None = None) -> bytes:
+def _xls(
+    dimensions: tuple[int, int, int, int] | None = None, far_cell: tuple[int, int] | None = None
+) -> bytes:
     """A real .xls (xlwt) with its DIMENSIONS record or its last cell's position forged."""
     wb = xlwt.Workbook()
     ws = wb.add_sheet("Export")
@@ -153,19 +171,42 @@ def _xls(dimensions: tuple[int, int, int, int] | None = None,
 
 
 HOSTILE = {  # name -> (bytes, read (True) or refused with this in the message)
-    "dimension_xfd.xlsx": (lambda: _rewrite(_workbook(), lambda c: c.replace(
-        b'<dimension ref="A1:N4"/>', b'<dimension ref="A1:XFD1048576"/>')), True),
-    "formatted_far.xlsx": (lambda: _rewrite(_workbook(), lambda c: c.replace(
-        b"</sheetData>", b'<row r="1048576" s="1" customFormat="1">'
-        b'<c r="XFD1048576" s="1"/></row></sheetData>')), True),
+    "dimension_xfd.xlsx": (
+        lambda: _rewrite(
+            _workbook(),
+            lambda c: c.replace(b'<dimension ref="A1:N4"/>', b'<dimension ref="A1:XFD1048576"/>'),
+        ),
+        True,
+    ),
+    "formatted_far.xlsx": (
+        lambda: _rewrite(
+            _workbook(),
+            lambda c: c.replace(
+                b"</sheetData>",
+                b'<row r="1048576" s="1" customFormat="1">'
+                b'<c r="XFD1048576" s="1"/></row></sheetData>',
+            ),
+        ),
+        True,
+    ),
     "unique_count.xlsx": (lambda: _with_shared_strings(4_000_000_000), True),
     "far_value.xlsx": (_far_value, "XFD1048576"),
-    "far_value_small_dimension.xlsx": (lambda: _rewrite(_far_value(), lambda c: re.sub(
-        rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:N4"/>', c)), "XFD1048576"),
-    "far_value_unprefixed_r.xlsx": (lambda: _rewrite(_far_value(), lambda c: c.replace(
-        b'<c r="XFD1048576"', b'<c\tt="inlineStr" r="XFD1048576"').replace(
-        b't="inlineStr" r="XFD1048576" t="inlineStr"', b't="inlineStr" r="XFD1048576"')),
-        "XFD1048576"),
+    "far_value_small_dimension.xlsx": (
+        lambda: _rewrite(
+            _far_value(),
+            lambda c: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:N4"/>', c),
+        ),
+        "XFD1048576",
+    ),
+    "far_value_unprefixed_r.xlsx": (
+        lambda: _rewrite(
+            _far_value(),
+            lambda c: c.replace(b'<c r="XFD1048576"', b'<c\tt="inlineStr" r="XFD1048576"').replace(
+                b't="inlineStr" r="XFD1048576" t="inlineStr"', b't="inlineStr" r="XFD1048576"'
+            ),
+        ),
+        "XFD1048576",
+    ),
     "lying_size.xlsx": (_lying_size, "bombe zip"),
     "ok.xls": (lambda: _xls(), True),
     "dimensions.xls": (lambda: _xls(dimensions=(0, 1 << 31, 0, 65535)), "DIMENSIONS"),
@@ -195,8 +236,13 @@ def test_hostile_workbook_read_or_refused_in_bounded_memory(tmp_path: Path, name
     path = raw / "TST" / "2025" / name
     path.parent.mkdir(parents=True)
     path.write_bytes(make())
-    done = subprocess.run([sys.executable, "-c", _READ_ONE, str(path), str(raw)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_ONE, str(path), str(raw)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     out = done.stdout
     if expected is True:
@@ -208,14 +254,28 @@ def test_hostile_workbook_read_or_refused_in_bounded_memory(tmp_path: Path, name
 
 # --- through the command line: one bad file fails one partition -------------------------------
 
+
 def _run_cli(raw: Path, tmp_path: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "WAREHOUSE_PSEUDONYM_KEY": KEY, "OBSERVATOIRE_AUTOMATION": "off"}
     env.pop("WAREHOUSE_URL", None)
     return subprocess.run(
-        [str(OBSERVATOIRE), "run", "--raw", str(raw),
-         "--warehouse", f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}",
-         "--no-history", "--run-date", RUN_DATE],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        [
+            str(OBSERVATOIRE),
+            "run",
+            "--raw",
+            str(raw),
+            "--warehouse",
+            f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}",
+            "--no-history",
+            "--run-date",
+            RUN_DATE,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _clean_partition(raw: Path, code: str) -> None:
@@ -235,12 +295,15 @@ def test_far_value_fails_its_partition_only(tmp_path: Path) -> None:
     assert "Résumé" in out and "1 terminée(s), 1 en échec" in out, out[-3000:]
     failed = next(line for line in out.splitlines() if line.strip().startswith("ÉCHEC TST 2025"))
     assert "TST/2025/far.xlsx" in failed and "XFD1048576" in failed, failed
-    loaded = query(f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}",
-                   "SELECT structure, sum(rows_loaded) AS n FROM ingested_files GROUP BY 1")
+    loaded = query(
+        f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}",
+        "SELECT structure, sum(rows_loaded) AS n FROM ingested_files GROUP BY 1",
+    )
     assert loaded == [{"structure": "AAA", "n": 3}]
 
 
 # --- the drop zone as it is ---------------------------------------------------------------------
+
 
 def _within(seconds: float, fn, *args):
     """fn(*args) in a thread; fails the test if it has not returned after `seconds` (a FIFO
@@ -306,8 +369,15 @@ def test_sensor_scan_never_blocks_on_a_fifo(untidy: Path) -> None:
 
 
 def test_stage_reads_a_link_inside_raw_under_its_own_name(untidy: Path) -> None:
-    staged = _within(30, stage_partition, untidy / "TST" / "2025", untidy, "TST", 2025,
-                     pd.Timestamp("2026-01-06"))
+    staged = _within(
+        30,
+        stage_partition,
+        untidy / "TST" / "2025",
+        untidy,
+        "TST",
+        2025,
+        pd.Timestamp("2026-01-06"),
+    )
     assert sorted(staged.files["file"]) == ["TST/2025/jeunes.xlsx", "TST/2025/lien-interne.xlsx"]
     assert any("passwd.csv" in w and "hors de raw/" in w for w in staged.warnings)
 
@@ -338,12 +408,15 @@ def test_run_with_fifo_and_links_finishes(untidy: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, out[-3000:]
     assert "1 terminée(s), 0 en échec" in out
     assert "evenements.csv" in out and "passwd.csv" in out
-    files = query(f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}",
-                  "SELECT file FROM ingested_files ORDER BY file")
+    files = query(
+        f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}",
+        "SELECT file FROM ingested_files ORDER BY file",
+    )
     assert [f["file"] for f in files] == ["TST/2025/jeunes.xlsx", "TST/2025/lien-interne.xlsx"]
 
 
 # --- one identity per file ---------------------------------------------------------------------
+
 
 def test_sha256_and_size_are_those_of_the_rows_loaded(tmp_path: Path) -> None:
     """A thread replaces the file (atomic rename) over and over while the partition is
@@ -356,8 +429,9 @@ def test_sha256_and_size_are_those_of_the_rows_loaded(tmp_path: Path) -> None:
     header = ";".join(JEUNES_HEADERS)
 
     def version(n: int) -> bytes:
-        lines = [header] + [";".join(str(v or "") for v in young(str(10_000 + i)))
-                            for i in range(n)]
+        lines = [header] + [
+            ";".join(str(v or "") for v in young(str(10_000 + i))) for i in range(n)
+        ]
         return ("\n".join(lines) + "\n").encode()
 
     versions = {3000: version(3000), 3500: version(3500)}

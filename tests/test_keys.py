@@ -26,14 +26,18 @@ KEY_B = "seconde-cle-de-test-fedcba9876543210"
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([str(OBSERVATOIRE), *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [str(OBSERVATOIRE), *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _env(tmp_path: Path, key: str | None = None, **extra: str) -> dict[str, str]:
     """No key but the one given; a config folder of the test's own (no key file)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("WAREHOUSE_PSEUDONYM_KEY", "WAREHOUSE_PSEUDONYM_KEY_FILE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("WAREHOUSE_PSEUDONYM_KEY", "WAREHOUSE_PSEUDONYM_KEY_FILE")
+    }
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     if key is not None:
         env["WAREHOUSE_PSEUDONYM_KEY"] = key
@@ -42,14 +46,28 @@ def _env(tmp_path: Path, key: str | None = None, **extra: str) -> dict[str, str]
 
 
 def _run(tmp_path: Path, raw: Path, url: str, env: dict[str, str], *more: str):
-    return _cli("run", "--raw", str(raw), "--warehouse", url, "--run-date", RUN_DATE,
-                "--no-history", *more, env=env)
+    return _cli(
+        "run",
+        "--raw",
+        str(raw),
+        "--warehouse",
+        url,
+        "--run-date",
+        RUN_DATE,
+        "--no-history",
+        *more,
+        env=env,
+    )
 
 
 def _fingerprints(url: str) -> dict[tuple[str, int], str]:
-    return {(r["structure"], r["year"]): r["fingerprint"] for r in query(
-        url, "SELECT structure, year, key_fingerprint AS fingerprint "
-             "FROM staging.partition_loads")}
+    return {
+        (r["structure"], r["year"]): r["fingerprint"]
+        for r in query(
+            url,
+            "SELECT structure, year, key_fingerprint AS fingerprint FROM staging.partition_loads",
+        )
+    }
 
 
 def test_real_exports_without_a_key_are_refused_saying_how_to_make_one(tmp_path: Path) -> None:
@@ -61,7 +79,8 @@ def test_real_exports_without_a_key_are_refused_saying_how_to_make_one(tmp_path:
     assert "observatoire key create" in done.stdout
     assert "0 terminée(s), 3 en échec" in done.stdout
     assert not (tmp_path / "wh" / "observatoire.duckdb").exists() or not query(
-        url, "SELECT * FROM staging.partition_loads")
+        url, "SELECT * FROM staging.partition_loads"
+    )
 
 
 @pytest.mark.parametrize("public", sorted(PUBLIC_KEYS))
@@ -98,8 +117,12 @@ def test_key_create_writes_an_owner_only_key_once_and_runs_find_it(tmp_path: Pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(_fingerprints(url).values()) == {fingerprint(secret.encode())}
     # the pseudonyms are those of that key, and the key itself is nowhere in the warehouse
-    ids = {r["young_id"] for r in query(url, "SELECT young_id FROM conformed.jeunes "
-                                             "WHERE structure = 'TST' AND year = 2025")}
+    ids = {
+        r["young_id"]
+        for r in query(
+            url, "SELECT young_id FROM conformed.jeunes WHERE structure = 'TST' AND year = 2025"
+        )
+    }
     assert hmac.new(secret.encode(), b"TST:1001", hashlib.sha256).hexdigest() in ids
     assert secret.encode() not in (tmp_path / "wh" / "observatoire.duckdb").read_bytes()
 
@@ -112,8 +135,11 @@ def test_only_synthetic_data_uses_the_demo_key(tmp_path: Path) -> None:
     raw = _region(tmp_path / "raw")
     for code in ("TST", "AUT"):
         path = raw / code / "structure.yaml"
-        path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()),
-                                        "synthetic": True}, allow_unicode=True))
+        path.write_text(
+            yaml.safe_dump(
+                {**yaml.safe_load(path.read_text()), "synthetic": True}, allow_unicode=True
+            )
+        )
     url = f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}"
     done = _run(tmp_path, raw, url, _env(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -121,29 +147,31 @@ def test_only_synthetic_data_uses_the_demo_key(tmp_path: Path) -> None:
 
 
 def test_another_key_for_a_loaded_structure_is_refused_unless_it_reloads_it_all(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     raw = _region(tmp_path / "raw")
     url = f"duckdb:///{tmp_path / 'wh' / 'observatoire.duckdb'}"
     first = _run(tmp_path, raw, url, _env(tmp_path, KEY_A))
     assert first.returncode == 0, first.stdout + first.stderr
-    before = query(url, "SELECT young_id FROM conformed.jeunes WHERE year = 2025 "
-                        "ORDER BY young_id")
+    before = query(url, "SELECT young_id FROM conformed.jeunes WHERE year = 2025 ORDER BY young_id")
 
-    other = _run(tmp_path, raw, url, _env(tmp_path, KEY_B), "--structure", "TST",
-                 "--year", "2025")
+    other = _run(tmp_path, raw, url, _env(tmp_path, KEY_B), "--structure", "TST", "--year", "2025")
     assert other.returncode == 1
     assert "n'est pas celle avec laquelle TST a été chargé" in other.stdout
     assert "--new-key" in other.stdout
-    assert query(url, "SELECT young_id FROM conformed.jeunes WHERE year = 2025 "
-                      "ORDER BY young_id") == before
+    assert (
+        query(url, "SELECT young_id FROM conformed.jeunes WHERE year = 2025 ORDER BY young_id")
+        == before
+    )
     assert set(_fingerprints(url).values()) == {fingerprint(KEY_A.encode())}
 
     mixed = _run(tmp_path, raw, url, _env(tmp_path, KEY_B), "--new-key", "--year", "2025")
     assert mixed.returncode == 2 and "--year" in mixed.stdout
 
-    rekeyed = _run(tmp_path, raw, url, _env(tmp_path, KEY_B), "--structure", "TST",
-                   "--new-key")
+    rekeyed = _run(tmp_path, raw, url, _env(tmp_path, KEY_B), "--structure", "TST", "--new-key")
     assert rekeyed.returncode == 0, rekeyed.stdout + rekeyed.stderr
-    assert _fingerprints(url) == {("TST", 2024): fingerprint(KEY_B.encode()),
-                                  ("TST", 2025): fingerprint(KEY_B.encode()),
-                                  ("AUT", 2025): fingerprint(KEY_A.encode())}
+    assert _fingerprints(url) == {
+        ("TST", 2024): fingerprint(KEY_B.encode()),
+        ("TST", 2025): fingerprint(KEY_B.encode()),
+        ("AUT", 2025): fingerprint(KEY_A.encode()),
+    }

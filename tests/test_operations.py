@@ -39,11 +39,14 @@ from tests.conftest import query
 # Dagster's own multi-partition run tags (dagster/partition/<dimension>) trip its deprecation.
 pytestmark = pytest.mark.filterwarnings("ignore:Non-compliant tag keys:DeprecationWarning")
 
-TOTALS = ("SELECT indicator, value FROM indicator_values WHERE commune_insee IS NULL "
-          "AND dimension_1 IS NULL ORDER BY indicator")
+TOTALS = (
+    "SELECT indicator, value FROM indicator_values WHERE commune_insee IS NULL "
+    "AND dimension_1 IS NULL ORDER BY indicator"
+)
 
 
 # --- the drop-zone sensor -------------------------------------------------------------------
+
 
 @pytest.fixture
 def instance():
@@ -64,8 +67,10 @@ def _drop(raw: Path, relative: str, content: str) -> Path:
 
 
 def _resources(raw: Path, url: str) -> dict:
-    return {"drop_zone": DropZoneResource(raw_dir=str(raw)),
-            "warehouse": WarehouseResource(url=url)}
+    return {
+        "drop_zone": DropZoneResource(raw_dir=str(raw)),
+        "warehouse": WarehouseResource(url=url),
+    }
 
 
 class Sensor:
@@ -76,14 +81,19 @@ class Sensor:
         self.instance, self.raw, self.url, self.cursor = instance, raw, url, None
 
     def tick(self):
-        with dg.build_sensor_context(instance=self.instance, instance_ref=self.instance.get_ref(),
-                                     cursor=self.cursor, definitions=defs,
-                                     resources=_resources(self.raw, self.url)) as context:
+        with dg.build_sensor_context(
+            instance=self.instance,
+            instance_ref=self.instance.get_ref(),
+            cursor=self.cursor,
+            definitions=defs,
+            resources=_resources(self.raw, self.url),
+        ) as context:
             result = drop_zone_sensor.evaluate_tick(context)
         self.cursor = result.cursor
         for request in result.dynamic_partitions_requests or []:
-            self.instance.add_dynamic_partitions(request.partitions_def_name,
-                                                 list(request.partition_keys))
+            self.instance.add_dynamic_partitions(
+                request.partitions_def_name, list(request.partition_keys)
+            )
         return result
 
 
@@ -93,14 +103,21 @@ def _ingests(result) -> list[tuple[str, str, tuple | None]]:
     for r in result.run_requests or []:
         if r.job_name == "integrer_partition":
             keys = partitions_def.get_partition_key_from_str(r.partition_key).keys_by_dimension
-            out.append((keys["structure"], keys["year"],
-                        tuple(r.asset_selection) if r.asset_selection else None))
+            out.append(
+                (
+                    keys["structure"],
+                    keys["year"],
+                    tuple(r.asset_selection) if r.asset_selection else None,
+                )
+            )
     return out
 
 
 def _partition_requests(result) -> dict[str, list[str]]:
-    return {r.partitions_def_name: list(r.partition_keys)
-            for r in result.dynamic_partitions_requests or []}
+    return {
+        r.partitions_def_name: list(r.partition_keys)
+        for r in result.dynamic_partitions_requests or []
+    }
 
 
 def test_sensor_runs_new_changed_and_next_year_partitions_only(tmp_path, duckdb_url, instance):
@@ -131,8 +148,7 @@ def test_sensor_runs_new_changed_and_next_year_partitions_only(tmp_path, duckdb_
     # The year before appears: it runs, and so do the next year's trends (and publication).
     _drop(raw, "TST/2024/jeunes.csv", "old")
     earlier = sensor.tick()
-    assert _ingests(earlier) == [("TST", "2024", None),
-                                 ("TST", "2025", tuple(NEXT_YEAR_ASSETS))]
+    assert _ingests(earlier) == [("TST", "2024", None), ("TST", "2025", tuple(NEXT_YEAR_ASSETS))]
     assert _partition_requests(earlier) == {"year": ["2024"]}
 
     # A new structure folder is a new partition, no code change.
@@ -168,7 +184,7 @@ def test_sensor_waits_for_a_file_being_copied(tmp_path, duckdb_url, instance, mo
     _drop(raw, "TST/2025/a.csv", "A")
     monkeypatch.setenv(SETTLE_VARIABLE, "60")
     sensor = Sensor(instance, raw, duckdb_url)
-    assert not _ingests(sensor.tick())          # modified a moment ago: next tick
+    assert not _ingests(sensor.tick())  # modified a moment ago: next tick
     monkeypatch.setenv(SETTLE_VARIABLE, "0")
     assert _ingests(sensor.tick()) == [("TST", "2025", None)]
 
@@ -179,10 +195,22 @@ def _publish_ingested(url: str, rows: list[tuple[str, int, str, str]]) -> None:
     wh = Warehouse(url)
     try:
         wh.ensure_schema()
-        frame = pd.DataFrame([{"structure": s, "year": y, "file": f, "sha256": sha,
-                               "export_type": "jeunes", "rows_read": 1, "rows_loaded": 1,
-                               "rows_rejected": 0, "loaded_at": pd.Timestamp("2026-01-05")}
-                              for s, y, f, sha in rows])
+        frame = pd.DataFrame(
+            [
+                {
+                    "structure": s,
+                    "year": y,
+                    "file": f,
+                    "sha256": sha,
+                    "export_type": "jeunes",
+                    "rows_read": 1,
+                    "rows_loaded": 1,
+                    "rows_rejected": 0,
+                    "loaded_at": pd.Timestamp("2026-01-05"),
+                }
+                for s, y, f, sha in rows
+            ]
+        )
         with wh.transaction() as conn:
             conn.execute(t.ingested_files.delete())
             wh.insert_frame(conn, t.ingested_files, frame)
@@ -198,13 +226,19 @@ def test_sensor_first_tick_starts_from_the_published_warehouse(tmp_path, duckdb_
     loaded = _drop(raw, "TST/2025/jeunes.csv", "loaded")
     _drop(raw, "TST/2025/aides.csv", "new")
     old = _drop(raw, "OLD/2023/jeunes.csv", "same")
-    _publish_ingested(duckdb_url, [("TST", 2025, "TST/2025/jeunes.csv", sha256_of(loaded)),
-                                   ("OLD", 2023, "OLD/2023/jeunes.csv", sha256_of(old))])
+    _publish_ingested(
+        duckdb_url,
+        [
+            ("TST", 2025, "TST/2025/jeunes.csv", sha256_of(loaded)),
+            ("OLD", 2023, "OLD/2023/jeunes.csv", sha256_of(old)),
+        ],
+    )
     result = Sensor(instance, raw, duckdb_url).tick()
-    assert _ingests(result) == [("TST", "2025", None)]   # OLD 2023 is loaded as it is
+    assert _ingests(result) == [("TST", "2025", None)]  # OLD 2023 is loaded as it is
 
 
 # --- the nightly schedule --------------------------------------------------------------------
+
 
 def test_schedule_requests_changed_and_never_loaded_partitions(tmp_path, duckdb_url, instance):
     from pipelines.staging import sha256_of
@@ -213,18 +247,30 @@ def test_schedule_requests_changed_and_never_loaded_partitions(tmp_path, duckdb_
     same = _drop(raw, "TST/2025/jeunes.csv", "same")
     _drop(raw, "TST/2024/jeunes.csv", "edited since")
     _drop(raw, "ABC/2025/jeunes.csv", "never loaded")
-    _publish_ingested(duckdb_url, [("TST", 2025, "TST/2025/jeunes.csv", sha256_of(same)),
-                                   ("TST", 2024, "TST/2024/jeunes.csv", "0" * 64)])
+    _publish_ingested(
+        duckdb_url,
+        [
+            ("TST", 2025, "TST/2025/jeunes.csv", sha256_of(same)),
+            ("TST", 2024, "TST/2024/jeunes.csv", "0" * 64),
+        ],
+    )
+
     def evaluate():
         with dg.build_schedule_context(
-                instance=instance, instance_ref=instance.get_ref(),
-                repository_def=defs.get_repository_def(), resources=_resources(raw, duckdb_url),
-                scheduled_execution_time=datetime(2026, 1, 6, 2, 0)) as context:
+            instance=instance,
+            instance_ref=instance.get_ref(),
+            repository_def=defs.get_repository_def(),
+            resources=_resources(raw, duckdb_url),
+            scheduled_execution_time=datetime(2026, 1, 6, 2, 0),
+        ) as context:
             return nightly_refresh.evaluate_tick(context)
 
     tick = evaluate()
-    assert _ingests(tick) == [("TST", "2024", None), ("ABC", "2025", None),
-                              ("TST", "2025", tuple(NEXT_YEAR_ASSETS))]
+    assert _ingests(tick) == [
+        ("TST", "2024", None),
+        ("ABC", "2025", None),
+        ("TST", "2025", tuple(NEXT_YEAR_ASSETS)),
+    ]
     requests = tick.run_requests
     assert len({r.run_key for r in requests}) == 3
     assert all(r.tags["observatoire/trigger"] == "nightly" for r in requests)
@@ -232,11 +278,14 @@ def test_schedule_requests_changed_and_never_loaded_partitions(tmp_path, duckdb_
     assert set(instance.get_dynamic_partitions("structure")) == {"TST", "ABC"}
     assert set(instance.get_dynamic_partitions("year")) == {"2024", "2025"}
 
-    _publish_ingested(duckdb_url, [("TST", 2025, "TST/2025/jeunes.csv", sha256_of(same)),
-                                   ("TST", 2024, "TST/2024/jeunes.csv",
-                                    sha256_of(raw / "TST/2024/jeunes.csv")),
-                                   ("ABC", 2025, "ABC/2025/jeunes.csv",
-                                    sha256_of(raw / "ABC/2025/jeunes.csv"))])
+    _publish_ingested(
+        duckdb_url,
+        [
+            ("TST", 2025, "TST/2025/jeunes.csv", sha256_of(same)),
+            ("TST", 2024, "TST/2024/jeunes.csv", sha256_of(raw / "TST/2024/jeunes.csv")),
+            ("ABC", 2025, "ABC/2025/jeunes.csv", sha256_of(raw / "ABC/2025/jeunes.csv")),
+        ],
+    )
     tick = evaluate()
     assert not tick.run_requests and tick.skip_message
 
@@ -258,6 +307,7 @@ def test_schedule_runs_at_night_in_paris_and_takes_its_hour_from_the_environment
 
 # --- the code location -----------------------------------------------------------------------
 
+
 def test_definitions_load_with_groups_automation_and_pools():
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
@@ -265,19 +315,31 @@ def test_definitions_load_with_groups_automation_and_pools():
     assert {"raw", "staging", "conformed", "marts"} <= groups
     assert graph.get(dg.AssetKey("published_warehouse")).group_name == "marts"
     published = graph.get(dg.AssetKey("published_warehouse"))
-    assert {dg.AssetKey("indicator_values"), dg.AssetKey("indicator_trends")} \
-        <= published.parent_keys
+    assert {
+        dg.AssetKey("indicator_values"),
+        dg.AssetKey("indicator_trends"),
+    } <= published.parent_keys
     # off until turned on (docs/operations.md)
     assert [s.name for s in defs.sensors] == ["observatoire_drop_zone"]
     assert [s.name for s in defs.schedules] == ["observatoire_nightly"]
     assert drop_zone_sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert nightly_refresh.default_status == dg.DefaultScheduleStatus.STOPPED
     # every asset that writes the warehouse waits for the one "warehouse" slot
-    writers = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable
-               and (any(table_of(k) is not None for k in a.keys)
-                    or a.keys & {dg.AssetKey("published_warehouse")})]
-    assert {dg.AssetKey("published_warehouse"), dg.AssetKey("indicator_catalogue"),
-            dg.AssetKey("data_dictionary")} <= {k for a in writers for k in a.keys}
+    writers = [
+        a
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition)
+        and a.is_executable
+        and (
+            any(table_of(k) is not None for k in a.keys)
+            or a.keys & {dg.AssetKey("published_warehouse")}
+        )
+    ]
+    assert {
+        dg.AssetKey("published_warehouse"),
+        dg.AssetKey("indicator_catalogue"),
+        dg.AssetKey("data_dictionary"),
+    } <= {k for a in writers for k in a.keys}
     assert all(a.op.pool == "warehouse" for a in writers), [a.keys for a in writers]
     # table schemas, from pipelines/tables.py, with the dictionary's meanings
     values = graph.get(dg.AssetKey("indicator_values")).metadata["dagster/column_schema"]
@@ -302,8 +364,10 @@ def _free_port() -> int:
 
 def _graphql(port: int, query_text: str) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query_text}).encode(),
-        headers={"Content-Type": "application/json"})
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query_text}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.load(response)
 
@@ -331,8 +395,13 @@ def test_webserver_serves_the_asset_graph(tmp_path):
     log = (tmp_path / "webserver.log").open("w")
     process = subprocess.Popen(
         [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_default_signals)  # SIGTERM may be ignored where pytest runs
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+    )  # SIGTERM may be ignored where pytest runs
     try:
         deadline, nodes, last_error = time.monotonic() + 60, None, None
         while time.monotonic() < deadline and process.poll() is None:
@@ -349,8 +418,11 @@ def test_webserver_serves_the_asset_graph(tmp_path):
         assert by_key["indicator_values"] == "marts"
         assert by_key["published_warehouse"] == "marts"
         assert {"raw", "staging", "conformed", "marts"} <= set(by_key.values())
-        errors = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { "
-                                "locationOrLoadError { __typename } } } } }")
+        errors = _graphql(
+            port,
+            "{ workspaceOrError { ... on Workspace { locationEntries { "
+            "locationOrLoadError { __typename } } } } }",
+        )
         entries = errors["data"]["workspaceOrError"]["locationEntries"]
         assert [e["locationOrLoadError"]["__typename"] for e in entries] == ["RepositoryLocation"]
     finally:
@@ -360,9 +432,12 @@ def test_webserver_serves_the_asset_graph(tmp_path):
 
 # --- the published warehouse -----------------------------------------------------------------
 
+
 def test_working_and_published_databases():
-    assert working_url("duckdb:///tmp/x/observatoire.duckdb") \
+    assert (
+        working_url("duckdb:///tmp/x/observatoire.duckdb")
         == "duckdb:///tmp/x/work/observatoire.duckdb"
+    )
     assert working_url("duckdb:////srv/wh/o.duckdb") == "duckdb:////srv/wh/work/o.duckdb"
     assert published_path("duckdb:////srv/wh/o.duckdb") == Path("/srv/wh/o.duckdb")
     pg = "postgresql+psycopg://analyst@db:5432/observatoire"
@@ -393,10 +468,13 @@ def test_postgresql_needs_no_copy(postgres_url):
 
 def _in_another_process(path: Path, sql: str) -> list:
     """What an analyst opening the file now reads (a new process: a new connection)."""
-    code = ("import duckdb, json, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
-            "print(json.dumps([[str(v) for v in r] for r in c.execute(sys.argv[2]).fetchall()]))")
-    out = subprocess.run([sys.executable, "-c", code, str(path), sql], check=True,
-                         capture_output=True, text=True).stdout
+    code = (
+        "import duckdb, json, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(json.dumps([[str(v) for v in r] for r in c.execute(sys.argv[2]).fetchall()]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path), sql], check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(out)
 
 
@@ -407,8 +485,11 @@ def test_an_analyst_holding_the_warehouse_open_never_blocks_a_run(tmp_path, duck
     analyst = duckdb.connect(str(path), read_only=True)
     try:
         before = analyst.execute(TOTALS).fetchall()
-        write_xlsx(raw / "TST" / "2025" / "evenements.xlsx", EVENT_HEADERS,
-                   [["1001", "02/02/2025", "SMS", None, "x"]])
+        write_xlsx(
+            raw / "TST" / "2025" / "evenements.xlsx",
+            EVENT_HEADERS,
+            [["1001", "02/02/2025", "SMS", None, "x"]],
+        )
         summary = run(raw, duckdb_url)
         assert not summary.failed, summary.failed
         # the open connection keeps the figures it opened ...
@@ -422,8 +503,9 @@ def test_an_analyst_holding_the_warehouse_open_never_blocks_a_run(tmp_path, duck
     assert not list(path.parent.glob(".*.tmp"))
 
 
-def test_a_failing_blocking_check_leaves_the_published_figures(tmp_path, duckdb_url, run,
-                                                               monkeypatch):
+def test_a_failing_blocking_check_leaves_the_published_figures(
+    tmp_path, duckdb_url, run, monkeypatch
+):
     raw = drop_zone(tmp_path / "raw")
     assert not run(raw, duckdb_url).failed
     before = query(duckdb_url, TOTALS)
@@ -433,18 +515,24 @@ def test_a_failing_blocking_check_leaves_the_published_figures(tmp_path, duckdb_
 
     def tampered(*args, **kwargs):
         values = real(*args, **kwargs)
-        total = values["commune_insee"].isna() & values["dimension_1"].isna() \
+        total = (
+            values["commune_insee"].isna()
+            & values["dimension_1"].isna()
             & (values["indicator"] == "contacts")
+        )
         values.loc[total, "value"] = values.loc[total, "value"].map(lambda v: v + 7)
         return values
 
     monkeypatch.setattr(assets.marts, "indicator_values", tampered)
-    write_xlsx(raw / "TST" / "2025" / "evenements.xlsx", EVENT_HEADERS,
-               [["1001", "02/02/2025", "SMS", None, "x"]])
+    write_xlsx(
+        raw / "TST" / "2025" / "evenements.xlsx",
+        EVENT_HEADERS,
+        [["1001", "02/02/2025", "SMS", None, "x"]],
+    )
     summary = run(raw, duckdb_url)
     assert len(summary.failed) == 1 and "blocking asset checks failed" in summary.failed[0].error
-    assert query(duckdb_url, TOTALS) == before           # the published figures stay
-    assert query(duckdb_url, events) == events_before      # nor its other layers
+    assert query(duckdb_url, TOTALS) == before  # the published figures stay
+    assert query(duckdb_url, events) == events_before  # nor its other layers
     # nor do the working ones: a later publication cannot carry the failing figures
     assert query(working_url(duckdb_url), TOTALS) == before
 
@@ -455,10 +543,13 @@ def test_a_run_publishes_the_data_dictionary(tmp_path, duckdb_url, run):
     rows = query(duckdb_url, "SELECT table_name, column_name, meaning FROM data_dictionary")
     assert len(rows) == len(dictionary.entries())
     assert {(r["table_name"], r["column_name"]) for r in rows} >= {
-        ("indicator_values", "value"), ("conformed.jeunes", "young_id")}
+        ("indicator_values", "value"),
+        ("conformed.jeunes", "young_id"),
+    }
 
 
 # --- the data dictionary ---------------------------------------------------------------------
+
 
 def test_every_column_of_every_table_is_documented():
     entries = dictionary.entries()  # raises, naming what config/dictionary.yaml lacks
@@ -471,20 +562,23 @@ def test_every_column_of_every_table_is_documented():
 
 def test_the_data_dictionary_page_is_up_to_date():
     page = (PROJECT_ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
-    assert page == dictionary.render_markdown(), \
+    assert page == dictionary.render_markdown(), (
         "docs/data-dictionary.md is stale: run `python -m pipelines.dictionary`"
+    )
 
 
 def test_an_undocumented_column_is_named(monkeypatch):
     real = dictionary.meanings()
-    config = dataclasses.replace(real, columns={k: v for k, v in real.columns.items()
-                                                if k != "sha256"})
+    config = dataclasses.replace(
+        real, columns={k: v for k, v in real.columns.items() if k != "sha256"}
+    )
     monkeypatch.setattr(dictionary, "meanings", lambda: config)
     with pytest.raises(dictionary.UndocumentedError, match="ingested_files.sha256"):
         dictionary.entries()
 
 
 # --- queued runs under the daemon -------------------------------------------------------------
+
 
 def test_the_daemon_runs_queued_partitions_a_structures_years_in_order(tmp_path, warehouse_url):
     """The real daemon starts runs queued as the sensor queues them. DuckDB: the project's
@@ -508,8 +602,13 @@ def test_the_daemon_runs_queued_partitions_a_structures_years_in_order(tmp_path,
         settings["concurrency"]["runs"]["max_concurrent_runs"] = 2
         settings["concurrency"]["pools"]["default_limit"] = 2
     (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
-    env = {**os.environ, "DAGSTER_HOME": str(home), "WAREHOUSE_URL": warehouse_url,
-           "OBSERVATOIRE_RAW_DIR": str(raw), "OBSERVATOIRE_RUN_DATE": RUN_DATE}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "WAREHOUSE_URL": warehouse_url,
+        "OBSERVATOIRE_RAW_DIR": str(raw),
+        "OBSERVATOIRE_RUN_DATE": RUN_DATE,
+    }
     instance = dg.DagsterInstance.from_config(str(home))
     bin_dir = Path(sys.executable).parent
     daemon = None
@@ -517,20 +616,45 @@ def test_the_daemon_runs_queued_partitions_a_structures_years_in_order(tmp_path,
     queued = [("TST", 2024), ("TST", 2025), ("AUT", 2025)]
     try:
         register_partitions(instance, discover_partitions(raw))
-        execute(CATALOGUE, instance, definitions_for(default_resources(
-            url=warehouse_url, raw_dir=raw, run_date=RUN_DATE)), lambda _m: None)
+        execute(
+            CATALOGUE,
+            instance,
+            definitions_for(default_resources(url=warehouse_url, raw_dir=raw, run_date=RUN_DATE)),
+            lambda _m: None,
+        )
         for structure, year in queued:  # with the tags of a sensor's run request
-            tags = {**partitions_def.get_tags_for_partition_key(
-                str(partition_key(structure, year))), "test": "queue"}
-            subprocess.run([str(bin_dir / "dagster"), "job", "launch", "-w", "workspace.yaml",
-                            "-j", "integrer_partition", "--tags", json.dumps(tags)],
-                           cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+            tags = {
+                **partitions_def.get_tags_for_partition_key(str(partition_key(structure, year))),
+                "test": "queue",
+            }
+            subprocess.run(
+                [
+                    str(bin_dir / "dagster"),
+                    "job",
+                    "launch",
+                    "-w",
+                    "workspace.yaml",
+                    "-j",
+                    "integrer_partition",
+                    "--tags",
+                    json.dumps(tags),
+                ],
+                cwd=PROJECT_ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         runs = instance.get_run_records(dg.RunsFilter(tags={"test": "queue"}))
         assert {r.dagster_run.status for r in runs} == {dg.DagsterRunStatus.QUEUED}
         daemon = subprocess.Popen(
-            [str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=PROJECT_ROOT,
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_default_signals)
+            [str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_default_signals,
+        )
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             runs = instance.get_run_records(dg.RunsFilter(tags={"test": "queue"}))
@@ -540,20 +664,27 @@ def test_the_daemon_runs_queued_partitions_a_structures_years_in_order(tmp_path,
             time.sleep(1)
         by_partition = {r.dagster_run.tags["dagster/partition"]: r for r in runs}
         assert {k: r.dagster_run.status for k, r in by_partition.items()} == {
-            str(partition_key(s, y)): dg.DagsterRunStatus.SUCCESS for s, y in queued}, \
-            f"see {log.name}"
+            str(partition_key(s, y)): dg.DagsterRunStatus.SUCCESS for s, y in queued
+        }, f"see {log.name}"
         tst_2024, tst_2025, aut = (by_partition[str(partition_key(s, y))] for s, y in queued)
-        assert tst_2024.end_time <= tst_2025.start_time        # TST's years in order
+        assert tst_2024.end_time <= tst_2025.start_time  # TST's years in order
         if side_by_side:
-            assert aut.start_time < tst_2024.end_time          # AUT beside TST 2024
+            assert aut.start_time < tst_2024.end_time  # AUT beside TST 2024
         else:
-            assert tst_2025.end_time <= aut.start_time         # one at a time, queue order
+            assert tst_2025.end_time <= aut.start_time  # one at a time, queue order
     finally:
         if daemon is not None:
             _stop(daemon)
         log.close()
         instance.dispose()
-    assert query(warehouse_url, "SELECT count(*) AS n FROM indicator_trends "
-                                "WHERE structure = 'TST' AND year = 2025")[0]["n"] > 0
-    assert {(r["structure"], r["year"]) for r in query(
-        warehouse_url, "SELECT DISTINCT structure, year FROM indicator_values")} == set(queued)
+    assert (
+        query(
+            warehouse_url,
+            "SELECT count(*) AS n FROM indicator_trends WHERE structure = 'TST' AND year = 2025",
+        )[0]["n"]
+        > 0
+    )
+    assert {
+        (r["structure"], r["year"])
+        for r in query(warehouse_url, "SELECT DISTINCT structure, year FROM indicator_values")
+    } == set(queued)

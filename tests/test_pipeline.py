@@ -18,8 +18,11 @@ def loaded(tmp_path, warehouse_url, run):
 
 
 def _quarantine(url: str) -> list[dict]:
-    return query(url, "SELECT file, sheet, row_number, export_type, \"column\", value, reason "
-                      "FROM quarantine ORDER BY file, row_number, \"column\"")
+    return query(
+        url,
+        'SELECT file, sheet, row_number, export_type, "column", value, reason '
+        'FROM quarantine ORDER BY file, row_number, "column"',
+    )
 
 
 def test_every_rejection_reason_goes_to_quarantine_with_file_row_column(loaded):
@@ -59,59 +62,101 @@ def test_every_rejection_reason_goes_to_quarantine_with_file_row_column(loaded):
         assert fragment in rows[key]["reason"], (key, rows[key]["reason"])
     assert set(rows) == set(expected)
     # the young person's id is personal data: never shown in the quarantine
-    assert all(r["value"] is None for r in rows.values()
-               if r["column"] in ("Identifiant jeune", "N° dossier"))
+    assert all(
+        r["value"] is None
+        for r in rows.values()
+        if r["column"] in ("Identifiant jeune", "N° dossier")
+    )
     assert {r["sheet"] for r in rows.values()} == {"Export"}
 
 
 def test_every_row_read_is_loaded_rejected_or_merged(loaded):
     url, _ = loaded
     files = {r["file"].split("/")[-1]: r for r in query(url, "SELECT * FROM ingested_files")}
-    assert {f: (r["rows_read"], r["rows_loaded"], r["rows_rejected"]) for f, r in files.items()} \
-        == {"jeunes.xlsx": (8, 4, 3), "evenements.xlsx": (12, 3, 9),
-            "situations.xlsx": (10, 5, 5), "aides.xlsx": (9, 4, 4),
-            "suivi.xlsx": (3, 3, 0), "propositions.csv.xlsx": (2, 2, 0)}
+    assert {
+        f: (r["rows_read"], r["rows_loaded"], r["rows_rejected"]) for f, r in files.items()
+    } == {
+        "jeunes.xlsx": (8, 4, 3),
+        "evenements.xlsx": (12, 3, 9),
+        "situations.xlsx": (10, 5, 5),
+        "aides.xlsx": (9, 4, 4),
+        "suivi.xlsx": (3, 3, 0),
+        "propositions.csv.xlsx": (2, 2, 0),
+    }
     # aides: 9 read = 4 loaded + 4 rejected + 1 repeat merged; jeunes: 1 repeat merged
     assert all(len(r["sha256"]) == 64 for r in files.values())
 
 
 def test_conformed_tables_hold_clean_typed_values(loaded):
     url, _ = loaded
-    youth = {r["commune_as_typed"] + "/" + r["sex"]: r for r in query(
-        url, "SELECT * FROM conformed.jeunes ORDER BY source_row")}
+    youth = {
+        r["commune_as_typed"] + "/" + r["sex"]: r
+        for r in query(url, "SELECT * FROM conformed.jeunes ORDER BY source_row")
+    }
     assert len(youth) == 4
     marcq = youth["MARCQ EN BAROEUL/Hommes"]
-    assert (marcq["commune_insee"], marcq["commune"], marcq["qpv"], marcq["qualification"]) == \
-        ("59378", "Marcq-en-Barœul", "Briqueterie", "BEP/CAP")
+    assert (marcq["commune_insee"], marcq["commune"], marcq["qpv"], marcq["qualification"]) == (
+        "59378",
+        "Marcq-en-Barœul",
+        "Briqueterie",
+        "BEP/CAP",
+    )
     assert youth["Lille/Femmes"]["commune_insee"] == "99999"
     assert youth["Lille/Femmes"]["commune"] == "Hors territoire"
     assert youth["Lambersart/Non renseigné"]["housing"] == "Logement parents"
-    events = query(url, "SELECT contact_type, is_interview, is_contact, status "
-                        "FROM conformed.evenements ORDER BY source_row")
+    events = query(
+        url,
+        "SELECT contact_type, is_interview, is_contact, status "
+        "FROM conformed.evenements ORDER BY source_row",
+    )
     assert [(e["contact_type"], e["is_interview"], e["is_contact"]) for e in events] == [
-        ("Entretien", True, True), ("SMS", False, True), ("Entretien", True, False)]
-    situations = query(url, "SELECT category, nature, detail, is_pec, rome_domain, "
-                            "prepared_level FROM conformed.situations ORDER BY source_row")
+        ("Entretien", True, True),
+        ("SMS", False, True),
+        ("Entretien", True, False),
+    ]
+    situations = query(
+        url,
+        "SELECT category, nature, detail, is_pec, rome_domain, "
+        "prepared_level FROM conformed.situations ORDER BY source_row",
+    )
     assert [(s["category"], s["detail"]) for s in situations] == [
-        ("Emploi", "CDI"), ("Emploi", "CUI"), ("Alternance", "Alternance"), ("Emploi", "CDD"),
-        ("Formation", "Formation initiale")]
+        ("Emploi", "CDI"),
+        ("Emploi", "CUI"),
+        ("Alternance", "Alternance"),
+        ("Emploi", "CDD"),
+        ("Formation", "Formation initiale"),
+    ]
     assert situations[1]["is_pec"] is True
-    assert situations[3]["rome_domain"] == "Non renseigné"   # unknown optional code: kept
+    assert situations[3]["rome_domain"] == "Non renseigné"  # unknown optional code: kept
     assert situations[2]["prepared_level"] == "BAC"
-    aids = query(url, "SELECT aid_type, amount, is_granted FROM conformed.aides "
-                      "ORDER BY source_row")
+    aids = query(
+        url, "SELECT aid_type, amount, is_granted FROM conformed.aides ORDER BY source_row"
+    )
     assert [(a["aid_type"], float(a["amount"]), a["is_granted"]) for a in aids] == [
-        ("Allocation CEJ", 1234.56, True), ("FAJ", 100.10, False), ("FAJ", 10.0, True),
-        ("Aide au permis", 300.0, True)]
-    programmes = query(url, "SELECT programme, entry_date, exit_date, exit_reason "
-                            "FROM conformed.dispositifs ORDER BY source_row")
+        ("Allocation CEJ", 1234.56, True),
+        ("FAJ", 100.10, False),
+        ("FAJ", 10.0, True),
+        ("Aide au permis", 300.0, True),
+    ]
+    programmes = query(
+        url,
+        "SELECT programme, entry_date, exit_date, exit_reason "
+        "FROM conformed.dispositifs ORDER BY source_row",
+    )
     assert [(p["programme"], str(p["entry_date"]), p["exit_reason"]) for p in programmes] == [
-        ("CEJ", "2025-02-01", "Emploi"), ("PACEA", "2025-01-15", None),
-        ("Dispositif local", "2025-01-15", None)]
-    proposals = query(url, "SELECT theme, theme_as_typed, state, action_label "
-                           "FROM conformed.propositions ORDER BY source_row")
+        ("CEJ", "2025-02-01", "Emploi"),
+        ("PACEA", "2025-01-15", None),
+        ("Dispositif local", "2025-01-15", None),
+    ]
+    proposals = query(
+        url,
+        "SELECT theme, theme_as_typed, state, action_label "
+        "FROM conformed.propositions ORDER BY source_row",
+    )
     assert [(p["theme"], p["state"]) for p in proposals] == [
-        ("Insertion sociale", "Réalisé"), ("Projet professionnel / Orientation", None)]
+        ("Insertion sociale", "Réalisé"),
+        ("Projet professionnel / Orientation", None),
+    ]
     assert proposals[0]["theme_as_typed"] == "Loisirs, sport, culture"
     communes = query(url, "SELECT commune FROM conformed.communes ORDER BY position")
     assert [c["commune"] for c in communes] == ["La Madeleine", "Lambersart", "Marcq-en-Barœul"]
@@ -121,8 +166,18 @@ def test_no_personal_data_in_any_table(loaded):
     url, _ = loaded
     from pipelines import tables as t
 
-    forbidden = ["TESTNOM", "Prénom", "06 00 00 00 00", "example.invalid", "Mme Conseillère",
-                 "loyer", "1001", "1002", "1003", "1004"]
+    forbidden = [
+        "TESTNOM",
+        "Prénom",
+        "06 00 00 00 00",
+        "example.invalid",
+        "Mme Conseillère",
+        "loyer",
+        "1001",
+        "1002",
+        "1003",
+        "1004",
+    ]
     for table in t.metadata.sorted_tables:
         name = f"{table.schema}.{table.name}" if table.schema else table.name
         for row in query(url, f"SELECT * FROM {name}"):
@@ -148,30 +203,53 @@ def test_pseudonyms_are_keyed(tmp_path, duckdb_url, run, monkeypatch):
 
 def test_a_broken_file_keeps_the_partitions_last_good_state(loaded, run):
     url, raw = loaded
-    before = query(url, "SELECT indicator, value FROM indicator_values ORDER BY indicator, "
-                        "commune_insee, category_1")
+    before = query(
+        url,
+        "SELECT indicator, value FROM indicator_values ORDER BY indicator, "
+        "commune_insee, category_1",
+    )
     staged_before = query(url, "SELECT count(*) AS n FROM staging.evenements")[0]["n"]
     # a re-export that would change the figures, next to a corrupt file
-    write_xlsx(raw / "TST" / "2025" / "evenements.xlsx", EVENT_HEADERS,
-               [["1001", "02/02/2025", "SMS", None, "x"]])
+    write_xlsx(
+        raw / "TST" / "2025" / "evenements.xlsx",
+        EVENT_HEADERS,
+        [["1001", "02/02/2025", "SMS", None, "x"]],
+    )
     (raw / "TST" / "2025" / "aides-corrompu.xlsx").write_bytes(b"PK\x03\x04 truncated")
     summary = run(raw, url)
     assert len(summary.failed) == 1
     assert "aides-corrompu.xlsx" in summary.failed[0].error
-    assert query(url, "SELECT indicator, value FROM indicator_values ORDER BY indicator, "
-                      "commune_insee, category_1") == before
+    assert (
+        query(
+            url,
+            "SELECT indicator, value FROM indicator_values ORDER BY indicator, "
+            "commune_insee, category_1",
+        )
+        == before
+    )
     assert query(url, "SELECT count(*) AS n FROM staging.evenements")[0]["n"] == staged_before
 
 
 def test_reloading_replaces_the_partition(loaded, run):
     url, raw = loaded
-    write_xlsx(raw / "TST" / "2025" / "evenements.xlsx", EVENT_HEADERS,
-               [["1001", "02/02/2025", "SMS", None, "x"]])
+    write_xlsx(
+        raw / "TST" / "2025" / "evenements.xlsx",
+        EVENT_HEADERS,
+        [["1001", "02/02/2025", "SMS", None, "x"]],
+    )
     assert not run(raw, url).failed
-    assert query(url, "SELECT value FROM indicator_values WHERE indicator = 'contacts' "
-                      "AND commune_insee IS NULL AND dimension_1 IS NULL")[0]["value"] == 1
-    assert query(url, "SELECT count(*) AS n FROM quarantine WHERE export_type = 'evenements'"
-                 )[0]["n"] == 0
+    assert (
+        query(
+            url,
+            "SELECT value FROM indicator_values WHERE indicator = 'contacts' "
+            "AND commune_insee IS NULL AND dimension_1 IS NULL",
+        )[0]["value"]
+        == 1
+    )
+    assert (
+        query(url, "SELECT count(*) AS n FROM quarantine WHERE export_type = 'evenements'")[0]["n"]
+        == 0
+    )
     assert query(url, "SELECT count(*) AS n FROM ingested_files")[0]["n"] == 6
 
 

@@ -32,8 +32,10 @@ def test_the_command_line_loads_then_refreshes_the_next_year_then_publishes_once
 
 def test_a_changed_next_year_is_loaded_not_refreshed() -> None:
     runs = plan_runs([("TST", 2025), ("TST", 2024)], FOUND, Publication.EACH)
-    assert _shape(runs) == [("integrer_partition", ("TST", 2024), None, "ingest"),
-                            ("integrer_partition", ("TST", 2025), None, "ingest")]
+    assert _shape(runs) == [
+        ("integrer_partition", ("TST", 2024), None, "ingest"),
+        ("integrer_partition", ("TST", 2025), None, "ingest"),
+    ]
 
 
 def test_the_sensor_and_the_schedule_queue_the_same_plan_publishing_each_run() -> None:

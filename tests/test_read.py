@@ -127,13 +127,19 @@ def test_recognise_no_type_names_nearest_and_missing_columns() -> None:
 def test_recognise_the_real_systems_programme_ends_and_rome_code_headers() -> None:
     # i-milo's programmes: "Date de fin réelle" is the end, "Date de fin prévue" a plan that
     # no column takes (exports.md)
-    header = ["Identifiant jeune", "Dispositif", "Date d'entrée", "Date de fin prévue",
-              "Date de fin réelle"]
+    header = [
+        "Identifiant jeune",
+        "Dispositif",
+        "Date d'entrée",
+        "Date de fin prévue",
+        "Date de fin réelle",
+    ]
     export_type, columns, _ = recognise(header)
     assert export_type == "dispositifs"
     assert columns["exit_date"] == 4 and 3 not in columns.values()
-    export_type, columns, _ = recognise(["Identifiant jeune", "Catégorie", "Nature",
-                                         "Date de début", "Code ROME"])
+    export_type, columns, _ = recognise(
+        ["Identifiant jeune", "Catégorie", "Nature", "Date de début", "Code ROME"]
+    )
     assert export_type == "situations" and columns["rome_domain"] == 4
 
 
@@ -570,8 +576,9 @@ def test_csv_with_no_recognisable_header_names_nearest(raw: Path, year_dir: Path
 def test_empty_csv_refused(raw: Path, year_dir: Path, content: bytes) -> None:
     path = year_dir / "vide.csv"
     path.write_bytes(content)
-    with pytest.raises(UnreadableFileError,
-                       match=r"MNO/2025/vide\.csv : .*(vide|aucune donnée).*extrayez-le"):
+    with pytest.raises(
+        UnreadableFileError, match=r"MNO/2025/vide\.csv : .*(vide|aucune donnée).*extrayez-le"
+    ):
         read_export_file(path, raw)
 
 
@@ -619,16 +626,18 @@ def test_truncated_xlsx_refused(raw: Path, year_dir: Path) -> None:
     path = year_dir / "coupé.xlsx"
     path.write_bytes(good.read_bytes()[:2000])
     good.unlink()
-    with pytest.raises(UnreadableFileError,
-                       match=r"MNO/2025/coupé\.xlsx : .*endommagé.*enregistrez-le"):
+    with pytest.raises(
+        UnreadableFileError, match=r"MNO/2025/coupé\.xlsx : .*endommagé.*enregistrez-le"
+    ):
         read_export_file(path, raw)
 
 
 def test_empty_xlsx_refused(raw: Path, year_dir: Path) -> None:
     path = year_dir / "vide.xlsx"
     path.write_bytes(b"")
-    with pytest.raises(UnreadableFileError,
-                       match=r"MNO/2025/vide\.xlsx : le fichier est vide.*extrayez-le"):
+    with pytest.raises(
+        UnreadableFileError, match=r"MNO/2025/vide\.xlsx : le fichier est vide.*extrayez-le"
+    ):
         read_export_file(path, raw)
 
 
@@ -653,8 +662,10 @@ def test_encrypted_package_detected_whatever_the_extension(raw: Path, year_dir: 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"Identifiant jeune;Sexe\n1;F\n", "un fichier texte nommé en .xlsx : si c'est un "
-         "export CSV, renommez-le en .csv"),
+        (
+            b"Identifiant jeune;Sexe\n1;F\n",
+            "un fichier texte nommé en .xlsx : si c'est un export CSV, renommez-le en .csv",
+        ),
         (b"<html><body><table><tr><td>x</td></tr></table></body></html>", "HTML"),
         (bytes(range(256)) * 4, "ce n'est pas un classeur Excel"),
     ],
@@ -688,8 +699,9 @@ def test_workbook_with_only_empty_or_hidden_sheets_refused(raw: Path, year_dir: 
         year_dir / "rien.xlsx", {"Vide": [], "Cachée": [EVENTS_HEADER, *EVENTS_ROWS]},
         hidden=("Cachée",),
     )  # fmt: skip
-    with pytest.raises(UnreadableFileError,
-                       match=r"MNO/2025/rien\.xlsx : .*aucune feuille visible"):
+    with pytest.raises(
+        UnreadableFileError, match=r"MNO/2025/rien\.xlsx : .*aucune feuille visible"
+    ):
         read_export_file(path, raw)
 
 
@@ -698,6 +710,7 @@ def test_workbook_saved_as_csv_refused(raw: Path, year_dir: Path) -> None:
     path = year_dir / "jeunes.csv"
     path.write_bytes(good.read_bytes())
     good.unlink()
-    with pytest.raises(UnreadableFileError,
-                       match=r"MNO/2025/jeunes\.csv : .*renommez-le en \.xlsx"):
+    with pytest.raises(
+        UnreadableFileError, match=r"MNO/2025/jeunes\.csv : .*renommez-le en \.xlsx"
+    ):
         read_export_file(path, raw)

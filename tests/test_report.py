@@ -46,9 +46,15 @@ SECTIONS = [s["name"] for s in layout()["sections"]]
 
 # --- fixtures: one pipeline run, reports generated once -------------------------------------
 
+
 def _run(raw: Path, url: str) -> None:
-    summary = run_partitions(raw_dir=raw, url=url, run_date=RUN_DATE,
-                             instance=dg.DagsterInstance.ephemeral(), progress=lambda _m: None)
+    summary = run_partitions(
+        raw_dir=raw,
+        url=url,
+        run_date=RUN_DATE,
+        instance=dg.DagsterInstance.ephemeral(),
+        progress=lambda _m: None,
+    )
     assert summary.outcomes and not summary.failed, [o.error for o in summary.failed]
 
 
@@ -72,8 +78,9 @@ def plain(built: SimpleNamespace) -> openpyxl.Workbook:
 
 @pytest.fixture(scope="module")
 def masked_files(built: SimpleNamespace) -> list[Path]:
-    written = generate(built.url, "TST", 2025, built.root / "masked", min_cell_size=3,
-                       raw_dir=built.raw)
+    written = generate(
+        built.url, "TST", 2025, built.root / "masked", min_cell_size=3, raw_dir=built.raw
+    )
     assert written.masked_cells > 10
     return written.files
 
@@ -84,6 +91,7 @@ def masked(masked_files: list[Path]) -> openpyxl.Workbook:
 
 
 # --- helpers: read the workbook as a reader would ---------------------------------------------
+
 
 def sources(wb: openpyxl.Workbook) -> list[dict]:
     rows = list(wb["Sources"].iter_rows(values_only=True))
@@ -102,10 +110,16 @@ def warehouse_figure(values: list[dict], src: dict) -> Decimal:
             return True
         return row[f"category_{n}"] in cat.split(" + ") if cat else True
 
-    found = [Decimal(str(r["value"])) for r in values
-             if r["structure"] == src["structure"] and r["year"] == src["year"]
-             and r["indicator"] == src["indicator"]
-             and r["commune_insee"] == src["commune_insee"] and matches(r, 1) and matches(r, 2)]
+    found = [
+        Decimal(str(r["value"]))
+        for r in values
+        if r["structure"] == src["structure"]
+        and r["year"] == src["year"]
+        and r["indicator"] == src["indicator"]
+        and r["commune_insee"] == src["commune_insee"]
+        and matches(r, 1)
+        and matches(r, 2)
+    ]
     return sum(found, Decimal(0))
 
 
@@ -126,7 +140,7 @@ def table_rows(ws, bounds) -> tuple[list[str], list[int], list[int]]:
     for r in range(r1 + 1, r2 + 1):
         label = ws.cell(r, 1).value
         if label is None or ws.cell(r, 2).value is None and ws.cell(r, 1).font.italic:
-            continue                                        # a note under the table
+            continue  # a note under the table
         (totals if str(label).startswith("Total") else body).append(r)
     return headers, body, totals
 
@@ -136,6 +150,7 @@ def number(value: object) -> Decimal:
 
 
 # --- the workbook against the warehouse -------------------------------------------------------
+
 
 def test_sheets_are_the_report_sections(plain):
     assert plain.sheetnames == [*SECTIONS, "Sources"]
@@ -147,8 +162,11 @@ def test_every_printed_figure_is_the_warehouse_figure(plain, built):
     for src in rows:
         cell = plain[src["Feuille"]][src["Cellule"]]
         assert isinstance(cell.value, int | float), src
-        assert number(cell.value) == number(src["value"]) == \
-            number(warehouse_figure(built.values, src)), src
+        assert (
+            number(cell.value)
+            == number(src["value"])
+            == number(warehouse_figure(built.values, src))
+        ), src
 
 
 def test_every_number_of_a_table_is_traced(plain):
@@ -169,8 +187,9 @@ def test_every_number_of_a_table_is_traced(plain):
 
 def test_rows_and_columns_are_labelled_as_their_warehouse_rows(plain, built):
     labels = {r["commune_insee"]: r["commune"] for r in built.values if r["commune_insee"]}
-    catalogue = {r["indicator"]: r["label"] for r in query(built.url, "SELECT * FROM "
-                                                                      "indicator_catalogue")}
+    catalogue = {
+        r["indicator"]: r["label"] for r in query(built.url, "SELECT * FROM indicator_catalogue")
+    }
     for src in sources(plain):
         ws = plain[src["Feuille"]]
         cell = ws[src["Cellule"]]
@@ -179,8 +198,10 @@ def test_rows_and_columns_are_labelled_as_their_warehouse_rows(plain, built):
             assert label == labels[src["commune_insee"]] == src["commune"], src
         elif src["dimension_2"] and src["category_1"] and src["category_2"]:
             header_row = next(b[1] for b in tables(ws) if b[1] <= cell.row <= b[3])
-            assert (label, ws.cell(header_row, cell.column).value) == \
-                (src["category_1"], src["category_2"]), src
+            assert (label, ws.cell(header_row, cell.column).value) == (
+                src["category_1"],
+                src["category_2"],
+            ), src
         elif src["dimension_1"] and src["category_1"] and " + " not in src["category_1"]:
             # a category's row, or the total line of a table of that category (aid tables)
             assert label == src["category_1"] or label.startswith("Total"), src
@@ -189,9 +210,13 @@ def test_rows_and_columns_are_labelled_as_their_warehouse_rows(plain, built):
 
 
 def test_communes_are_in_territory_order_with_a_total_line(plain, built):
-    territory = [r["commune"] for r in query(
-        built.url, "SELECT commune FROM conformed.communes WHERE structure = 'TST' "
-                   "ORDER BY position")]
+    territory = [
+        r["commune"]
+        for r in query(
+            built.url,
+            "SELECT commune FROM conformed.communes WHERE structure = 'TST' ORDER BY position",
+        )
+    ]
     seen = 0
     for name in SECTIONS:
         ws = plain[name]
@@ -200,8 +225,8 @@ def test_communes_are_in_territory_order_with_a_total_line(plain, built):
             if headers[0] != "Commune":
                 continue
             labels = [ws.cell(r, 1).value for r in body]
-            assert labels[:len(territory)] == territory
-            assert set(labels[len(territory):]) <= {"Hors territoire", "Non renseignée"}
+            assert labels[: len(territory)] == territory
+            assert set(labels[len(territory) :]) <= {"Hors territoire", "Non renseignée"}
             assert [ws.cell(r, 1).value for r in totals] == ["Total général"]
             seen += 1
     assert seen >= 15
@@ -212,12 +237,17 @@ def test_numbers_stay_numbers_formatted_for_people(plain):
     zero = next(s for s in rows if s["value"] == 0 and s["indicator"] != "aid_amount")
     cell = plain[zero["Feuille"]][zero["Cellule"]]
     assert cell.value == 0 and cell.number_format.startswith('[=0]"/"')  # printed "/"
-    assert '"\u202f"' in cell.number_format            # thousands: a narrow no-break space
-    by_type = {s["category_1"]: plain[s["Feuille"]][s["Cellule"]] for s in rows
-               if s["indicator"] == "aid_amount" and s["commune_insee"] is None
-               and s["dimension_1"] == "aid_type" and s["Feuille"] == "Aides financières"}
-    assert "0.00" in by_type["Aide mobilité"].number_format         # amounts with cents
-    assert "0.00" not in by_type["Allocation CEJ"].number_format    # whole euros
+    assert '"\u202f"' in cell.number_format  # thousands: a narrow no-break space
+    by_type = {
+        s["category_1"]: plain[s["Feuille"]][s["Cellule"]]
+        for s in rows
+        if s["indicator"] == "aid_amount"
+        and s["commune_insee"] is None
+        and s["dimension_1"] == "aid_type"
+        and s["Feuille"] == "Aides financières"
+    }
+    assert "0.00" in by_type["Aide mobilité"].number_format  # amounts with cents
+    assert "0.00" not in by_type["Allocation CEJ"].number_format  # whole euros
     assert "€" in by_type["Allocation CEJ"].number_format
     share = next(c for c in plain["Le public"]["C"] if c.number_format.endswith("%"))
     assert isinstance(share.value, float) and share.value == round(share.value, 2)
@@ -226,8 +256,10 @@ def test_numbers_stay_numbers_formatted_for_people(plain):
 # --- charts -----------------------------------------------------------------------------------
 
 EXPECTED_CHARTS = {
-    "Le public": {"Nouveaux accueils par sexe et âge",
-                  "Nouveaux accueils par âge et niveau de qualification"},
+    "Le public": {
+        "Nouveaux accueils par sexe et âge",
+        "Nouveaux accueils par âge et niveau de qualification",
+    },
     "Les jeunes accompagnés": {"Jeunes accompagnés par niveau de qualification"},
     "Emploi": {"Contrats signés par type", "Contrats signés par domaine professionnel (ROME)"},
     "Aides financières": {"Montant des aides par commune et par type"},
@@ -264,15 +296,18 @@ def _check_chart(ws, chart) -> None:
         assert series.tx.strRef.f.endswith(f"{ws.cell(bounds[1], c1).coordinate}")
         _, (a1, ar1, a2, ar2) = _ref(series.cat.strRef.f)
         assert (a1, a2, ar1, ar2) == (1, 1, r1, r2)
-        assert all(isinstance(ws.cell(r, c1).value, int | float) or ws.cell(r, c1).value == MASK
-                   for r in range(r1, r2 + 1))
+        assert all(
+            isinstance(ws.cell(r, c1).value, int | float) or ws.cell(r, c1).value == MASK
+            for r in range(r1, r2 + 1)
+        )
 
 
 def test_sex_by_age_chart_has_one_series_per_age_band(plain):
     ws = plain["Le public"]
     chart = next(c for c in ws._charts if chart_title(c) == "Nouveaux accueils par sexe et âge")
-    series_titles = [ws[s.tx.strRef.f.rpartition("!")[2].replace("$", "")].value
-                     for s in chart.series]
+    series_titles = [
+        ws[s.tx.strRef.f.rpartition("!")[2].replace("$", "")].value for s in chart.series
+    ]
     assert series_titles[:2] == ["16-17 ans", "18-21 ans"]
     _, (_, r1, _, r2) = _ref(chart.series[0].cat.strRef.f)
     assert [ws.cell(r, 1).value for r in range(r1, r2 + 1)] == ["Femmes", "Hommes"]
@@ -280,10 +315,11 @@ def test_sex_by_age_chart_has_one_series_per_age_band(plain):
 
 # --- sentences and rounding -------------------------------------------------------------------
 
+
 def test_rounding_rules():
-    assert share_pct(1, 8) == 13 and share_pct(Decimal("52.5"), 100) == 53      # half up
-    assert change_pct(Decimal("112.5"), 100) == 13                                # +12.5 %
-    assert change_pct(Decimal("81.5"), 100) == -19                                # -18.5 %
+    assert share_pct(1, 8) == 13 and share_pct(Decimal("52.5"), 100) == 53  # half up
+    assert change_pct(Decimal("112.5"), 100) == 13  # +12.5 %
+    assert change_pct(Decimal("81.5"), 100) == -19  # -18.5 %
     assert change_pct(5, 0) is None and change_pct(5, None) is None
     assert fr_count(2135533) == "2\u202f135\u202f533"
     assert fr_amount(Decimal("2135533.46"), cents=True) == "2\u202f135\u202f533,46\u202f€"
@@ -296,21 +332,29 @@ def _sheet_text(ws) -> list[str]:
 
 
 def _total(values: list[dict], indicator: str, year: int, d1=None, c1=None) -> Decimal:
-    return next(Decimal(str(r["value"])) for r in values
-                if (r["structure"], r["year"], r["indicator"]) == ("TST", year, indicator)
-                and r["commune_insee"] is None and r["dimension_1"] == d1
-                and r["category_1"] == c1 and r["dimension_2"] is None)
+    return next(
+        Decimal(str(r["value"]))
+        for r in values
+        if (r["structure"], r["year"], r["indicator"]) == ("TST", year, indicator)
+        and r["commune_insee"] is None
+        and r["dimension_1"] == d1
+        and r["category_1"] == c1
+        and r["dimension_2"] is None
+    )
 
 
 def test_change_and_share_sentences(plain, built):
     v = built.values
     now, before = _total(v, "new_arrivals", 2025), _total(v, "new_arrivals", 2024)
-    change = (f"Le nombre de jeunes nouvellement inscrits {fr_change(change_pct(now, before))} "
-              f"par rapport à 2024.")
+    change = (
+        f"Le nombre de jeunes nouvellement inscrits {fr_change(change_pct(now, before))} "
+        f"par rapport à 2024."
+    )
     women = share_pct(_total(v, "new_arrivals", 2025, "sex", "Femmes"), now)
     women_before = share_pct(_total(v, "new_arrivals", 2024, "sex", "Femmes"), before)
-    shares = (f"{fr_pct(women)} des nouveaux inscrits sont des femmes "
-              f"({fr_pct(women_before)} en 2024).")
+    shares = (
+        f"{fr_pct(women)} des nouveaux inscrits sont des femmes ({fr_pct(women_before)} en 2024)."
+    )
     text = _sheet_text(plain["Le public"])
     assert change in text and shares in text
 
@@ -321,10 +365,11 @@ def test_no_change_without_the_previous_year(built):
     for name in SECTIONS:
         text = " ".join(_sheet_text(wb[name]))
         assert "2023" not in text and "progressé" not in text and "diminué" not in text
-        assert wb[name].cell(5, 3).value is None          # key figures: no Y-1 column
+        assert wb[name].cell(5, 3).value is None  # key figures: no Y-1 column
 
 
 # --- masking ----------------------------------------------------------------------------------
+
 
 def _lines(ws, bounds) -> list[list]:
     """The groups of body cells that add up to a printed total (value columns of a table with
@@ -349,8 +394,7 @@ def test_no_masked_cell_can_be_recomputed_from_the_totals(masked):
                 assert len(hidden) != 1, (name, hidden)
                 lines += bool(hidden)
             _, _, totals = table_rows(ws, bounds)
-            assert all(ws.cell(r, j).value != MASK for r in totals
-                       for j in range(1, bounds[2] + 1))
+            assert all(ws.cell(r, j).value != MASK for r in totals for j in range(1, bounds[2] + 1))
     assert lines >= 10
 
 
@@ -358,8 +402,12 @@ def test_small_counts_are_never_printed(masked):
     for src in sources(masked):
         is_body = src["dimension_1"] is not None or src["commune_insee"] is not None
         cell = masked[src["Feuille"]][src["Cellule"]]
-        if src["indicator"] != "aid_amount" and is_body and src["value"] != MASK \
-                and (src["category_1"] or src["commune_insee"]):
+        if (
+            src["indicator"] != "aid_amount"
+            and is_body
+            and src["value"] != MASK
+            and (src["category_1"] or src["commune_insee"])
+        ):
             assert not 0 < cell.value < 3, src
 
 
@@ -381,8 +429,17 @@ def test_amounts_of_masked_counts_are_masked(masked):
 def test_a_row_masked_somewhere_is_masked_everywhere(masked):
     by_key = defaultdict(set)
     for src in sources(masked):
-        key = tuple(src[k] for k in ("indicator", "commune_insee", "dimension_1", "category_1",
-                                     "dimension_2", "category_2"))
+        key = tuple(
+            src[k]
+            for k in (
+                "indicator",
+                "commune_insee",
+                "dimension_1",
+                "category_1",
+                "dimension_2",
+                "category_2",
+            )
+        )
         by_key[key].add(src["value"] == MASK)
     assert all(len(states) == 1 for states in by_key.values())
 
@@ -391,11 +448,17 @@ def test_secondary_masking_iterates_until_stable():
     """A grid with one small cell: the masks spread until every row and column holding a
     mask holds two (10 and 9 first, then 8 to protect the 10)."""
     grid = [[10, 1, 20], [15, 12, 30], [8, 9, 40]]
-    cells = [[Cell(v, keys=((f"k{i}{j}", None, None, None, None, None),)) for j, v in
-              enumerate(row)] for i, row in enumerate(grid)]
+    cells = [
+        [Cell(v, keys=((f"k{i}{j}", None, None, None, None, None),)) for j, v in enumerate(row)]
+        for i, row in enumerate(grid)
+    ]
     rows = [Row(f"r{i}", [*cs, Cell(sum(grid[i]), total=True)]) for i, cs in enumerate(cells)]
-    table = Table("grille", ["", "a", "b", "c", "Total"], rows,
-                  lines=[*cells, *[list(col) for col in zip(*cells, strict=True)]])
+    table = Table(
+        "grille",
+        ["", "a", "b", "c", "Total"],
+        rows,
+        lines=[*cells, *[list(col) for col in zip(*cells, strict=True)]],
+    )
     report = Report("X", 2025, "t", [Section("s", [table])])
     figures = SimpleNamespace(values={})
     assert apply_masking(report, figures, 3, {}) == 4
@@ -405,19 +468,26 @@ def test_secondary_masking_iterates_until_stable():
 
 # --- the published report: its own files, charts that say what their tables say ---------------
 
+
 def test_the_masked_report_has_its_own_files_and_leaves_the_internal_one(built, tmp_path):
     out = tmp_path / "both"
     internal = generate(built.url, "TST", 2025, out, raw_dir=built.raw).files
     before = {p.name: p.read_bytes() for p in internal}
     published = generate(built.url, "TST", 2025, out, min_cell_size=3, raw_dir=built.raw).files
     assert [p.name for p in internal] == ["rapport-TST-2025.xlsx", "rapport-TST-2025.html"]
-    assert [p.name for p in published] == ["rapport-TST-2025-diffusion.xlsx",
-                                           "rapport-TST-2025-diffusion.html"]
-    assert {p.name: p.read_bytes() for p in internal} == before       # untouched
-    assert MASK not in [c.value for ws in openpyxl.load_workbook(internal[0])
-                        for row in ws.iter_rows() for c in row]
-    assert any(c.value == MASK for row in openpyxl.load_workbook(published[0])["Le public"]
-               .iter_rows() for c in row)
+    assert [p.name for p in published] == [
+        "rapport-TST-2025-diffusion.xlsx",
+        "rapport-TST-2025-diffusion.html",
+    ]
+    assert {p.name: p.read_bytes() for p in internal} == before  # untouched
+    assert MASK not in [
+        c.value for ws in openpyxl.load_workbook(internal[0]) for row in ws.iter_rows() for c in row
+    ]
+    assert any(
+        c.value == MASK
+        for row in openpyxl.load_workbook(published[0])["Le public"].iter_rows()
+        for c in row
+    )
 
 
 def test_titles_carry_the_structures_name(plain, masked_files):
@@ -488,8 +558,9 @@ class _Page(HTMLParser):
         elif tag == "figcaption":
             self._figcaption = []
         elif tag in ("rect", "path") and "data-valeur" in a and self.charts:
-            self.charts[-1]["points"].append((a["data-categorie"], a["data-serie"],
-                                              a["data-valeur"]))
+            self.charts[-1]["points"].append(
+                (a["data-categorie"], a["data-serie"], a["data-valeur"])
+            )
         elif tag == "text" and self.charts:
             self._svg_text = []
 
@@ -508,8 +579,14 @@ class _Page(HTMLParser):
             for header, text in zip(headers[1:], self._row[1:], strict=False):
                 self.tables[-1]["cells"][(self._row[0], header)] = text
         elif tag == "figcaption":
-            self.charts.append({"title": "".join(self._figcaption or []), "points": [],
-                                "texts": [], "table": self.tables[-1]})
+            self.charts.append(
+                {
+                    "title": "".join(self._figcaption or []),
+                    "points": [],
+                    "texts": [],
+                    "table": self.tables[-1],
+                }
+            )
             self._figcaption = None
         elif tag == "text" and self._svg_text is not None:
             self.charts[-1]["texts"].append("".join(self._svg_text))
@@ -551,10 +628,12 @@ def test_demo_published_report_prints_the_tables_totals_in_its_charts(demo_wareh
     url, root = demo_warehouse
     written = generate(url, "MNO", 2025, tmp_path, min_cell_size=5, raw_dir=root / "raw")
     page = read_page(written.files[1])
-    (chart,) = [c for c in page.charts
-                if c["title"] == "Montant des aides par commune et par type"]
-    totals = {label: text for (label, header), text in chart["table"]["cells"].items()
-              if header == "Total"}
+    (chart,) = [c for c in page.charts if c["title"] == "Montant des aides par commune et par type"]
+    totals = {
+        label: text
+        for (label, header), text in chart["table"]["cells"].items()
+        if header == "Total"
+    }
     assert totals["La Madeleine"] == "379\u202f215,27\u202f€"
     assert totals["Lompret"] == "4\u202f913,00\u202f€"
     assert {"379\u202f215,27\u202f€", "4\u202f913,00\u202f€"} <= set(chart["texts"])
@@ -562,11 +641,14 @@ def test_demo_published_report_prints_the_tables_totals_in_its_charts(demo_wareh
     for category, serie, text in chart["points"]:
         assert chart["table"]["cells"][(category, serie)] == text
     assert written.files[1].name == "rapport-MNO-2025-diffusion.html"
-    assert "<h1>Rapport d'activité 2025 — Mission Locale Métropole Nord-Ouest</h1>" in \
-        html.unescape(written.files[1].read_text(encoding="utf-8"))
+    assert (
+        "<h1>Rapport d'activité 2025 — Mission Locale Métropole Nord-Ouest</h1>"
+        in html.unescape(written.files[1].read_text(encoding="utf-8"))
+    )
 
 
 # --- regional view, CLI, Dagster asset --------------------------------------------------------
+
 
 def test_regional_workbook_compares_structures(built):
     written = generate(built.url, None, 2025, built.root / "regional")
@@ -578,10 +660,14 @@ def test_regional_workbook_compares_structures(built):
     (bounds,) = tables(ws)
     headers, body, _ = table_rows(ws, bounds)
     assert headers == ["Indicateur", "ML2", "TST", "Total"]
-    totals = {(r["structure"], r["indicator"]): Decimal(str(r["value"])) for r in built.values
-              if r["year"] == 2025 and r["commune_insee"] is None and r["dimension_1"] is None}
-    labels = {r["label"]: r["indicator"] for r in query(built.url, "SELECT * FROM "
-                                                                   "indicator_catalogue")}
+    totals = {
+        (r["structure"], r["indicator"]): Decimal(str(r["value"]))
+        for r in built.values
+        if r["year"] == 2025 and r["commune_insee"] is None and r["dimension_1"] is None
+    }
+    labels = {
+        r["label"]: r["indicator"] for r in query(built.url, "SELECT * FROM indicator_catalogue")
+    }
     for r in body:
         code = labels[ws.cell(r, 1).value]
         ml2, tst, total = (number(ws.cell(r, j).value) for j in (2, 3, 4))
@@ -592,40 +678,93 @@ def test_regional_workbook_compares_structures(built):
 
 def test_cli_report(built, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["report", "--structure", "TST", "--year", "2025", "--out", str(out),
-                 "--warehouse", built.url, "--raw", str(built.raw), "--min-cell-size", "3"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--structure",
+                "TST",
+                "--year",
+                "2025",
+                "--out",
+                str(out),
+                "--warehouse",
+                built.url,
+                "--raw",
+                str(built.raw),
+                "--min-cell-size",
+                "3",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
-    assert {p.name for p in out.iterdir()} == {"rapport-TST-2025-diffusion.xlsx",
-                                               "rapport-TST-2025-diffusion.html"}
+    assert {p.name for p in out.iterdir()} == {
+        "rapport-TST-2025-diffusion.xlsx",
+        "rapport-TST-2025-diffusion.html",
+    }
     assert "rapport-TST-2025-diffusion.xlsx" in printed
-    assert openpyxl.load_workbook(out / "rapport-TST-2025-diffusion.xlsx")["Le public"]["A2"] \
-        .value == "Rapport d'activité 2025 — Mission Locale de Test"
-    assert main(["report", "--structure", "NOPE", "--year", "2025", "--out", str(out),
-                 "--warehouse", built.url]) == 1
+    assert (
+        openpyxl.load_workbook(out / "rapport-TST-2025-diffusion.xlsx")["Le public"]["A2"].value
+        == "Rapport d'activité 2025 — Mission Locale de Test"
+    )
+    assert (
+        main(
+            [
+                "report",
+                "--structure",
+                "NOPE",
+                "--year",
+                "2025",
+                "--out",
+                str(out),
+                "--warehouse",
+                built.url,
+            ]
+        )
+        == 1
+    )
 
 
 def test_the_dagster_asset_writes_each_partitions_report(built):
     reports = built.root / "reports"
     assert {p.name for p in reports.iterdir()} >= {
-        "rapport-TST-2024.xlsx", "rapport-TST-2025.xlsx", "rapport-TST-2025.html",
-        "rapport-ML2-2025.xlsx"}
-    assert openpyxl.load_workbook(reports / "rapport-TST-2025.xlsx").sheetnames == \
-        [*SECTIONS, "Sources"]
+        "rapport-TST-2024.xlsx",
+        "rapport-TST-2025.xlsx",
+        "rapport-TST-2025.html",
+        "rapport-ML2-2025.xlsx",
+    }
+    assert openpyxl.load_workbook(reports / "rapport-TST-2025.xlsx").sheetnames == [
+        *SECTIONS,
+        "Sources",
+    ]
 
 
 # --- the HTML page in headless Chromium -------------------------------------------------------
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
         pytest.skip("chromium is not installed (scripts/test-services.sh installs it as root)")
-    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'profile'}",
-                           *args], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'profile'}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def png_pixels(path: Path) -> tuple[int, int, bytes]:
@@ -635,8 +774,8 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width, height = 8, b"", 0, 0
     while pos < len(data):
-        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
-        chunk = data[pos + 8:pos + 8 + length]
+        (length,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height = struct.unpack(">II", chunk[:8])
         elif kind == b"IDAT":
@@ -649,29 +788,47 @@ def test_html_page_renders_in_chromium(built, tmp_path):
     written = generate(built.url, "TST", 2025, tmp_path)
     page = written.files[1]
     html = page.read_text(encoding="utf-8")
-    assert '<html lang="fr">' in html and "<script" not in html and "http://" not in \
-        html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert (
+        '<html lang="fr">' in html
+        and "<script" not in html
+        and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
     dom = _chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     total = _total(built.values, "new_arrivals", 2025)
     amount = _total(built.values, "aid_amount", 2025)
-    for text in ("Le public", "Aides financières", "Total général", fr_count(total),
-                 fr_amount(amount, cents=amount % 1 != 0), "<svg"):
+    for text in (
+        "Le public",
+        "Aides financières",
+        "Total général",
+        fr_count(total),
+        fr_amount(amount, cents=amount % 1 != 0),
+        "<svg",
+    ):
         assert text in dom, text
     shot = tmp_path / "page.png"
-    _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,4000", "--hide-scrollbars",
-              page.as_uri())
+    _chromium(
+        tmp_path,
+        f"--screenshot={shot}",
+        "--window-size=1280,4000",
+        "--hide-scrollbars",
+        page.as_uri(),
+    )
     assert shot.stat().st_size > 50_000
     width, height, pixels = png_pixels(shot)
     assert (width, height) == (1280, 4000)
-    assert len(set(pixels[: width * 4 * 600])) > 20          # not a blank page
+    assert len(set(pixels[: width * 4 * 600])) > 20  # not a blank page
 
 
 # --- the 2025 demo: every figure of the printed report, on its sheet ---------------------------
 
+
 def expected_csv() -> Path:
     shared = Path(__file__).resolve().parents[2] / "shared" / "contract"
-    folder = shared if (shared / "report-2025-expected.csv").exists() else \
-        PROJECT_ROOT / "pipelines" / "demo" / "targets"
+    folder = (
+        shared
+        if (shared / "report-2025-expected.csv").exists()
+        else PROJECT_ROOT / "pipelines" / "demo" / "targets"
+    )
     return folder / "report-2025-expected.csv"
 
 
@@ -680,28 +837,48 @@ def demo(demo_warehouse: tuple[str, Path]) -> SimpleNamespace:
     """The seeded demo (run once per session, tests/conftest.py) and its 2025 report."""
     url, root = demo_warehouse
     written = generate(url, "MNO", 2025, root / "out")
-    sections = {r["indicator"]: r["section"] for r in query(url, "SELECT * FROM "
-                                                                 "indicator_catalogue")}
+    sections = {
+        r["indicator"]: r["section"] for r in query(url, "SELECT * FROM indicator_catalogue")
+    }
     return SimpleNamespace(wb=openpyxl.load_workbook(written.files[0]), sections=sections)
 
 
 def test_demo_report_prints_every_figure_of_the_2025_report_on_its_sheet(demo):
     printed = defaultdict(list)
     for src in sources(demo.wb):
-        key = tuple(src[k] or "" for k in ("indicator", "commune_insee", "dimension_1",
-                                           "category_1", "dimension_2", "category_2"))
+        key = tuple(
+            src[k] or ""
+            for k in (
+                "indicator",
+                "commune_insee",
+                "dimension_1",
+                "category_1",
+                "dimension_2",
+                "category_2",
+            )
+        )
         printed[key].append(src)
     with expected_csv().open(encoding="utf-8") as handle:
         expected = list(csv.DictReader(handle))
     assert len(expected) > 300
     missing = []
     for row in expected:
-        key = tuple(row[k] for k in ("indicator", "commune_insee", "dimension_1", "category_1",
-                                     "dimension_2", "category_2"))
+        key = tuple(
+            row[k]
+            for k in (
+                "indicator",
+                "commune_insee",
+                "dimension_1",
+                "category_1",
+                "dimension_2",
+                "category_2",
+            )
+        )
         sheet = demo.sections[row["indicator"]]
         on_sheet = [s for s in printed.get(key, []) if s["Feuille"] == sheet]
-        if not any(number(demo.wb[sheet][s["Cellule"]].value) == number(row["value"])
-                   for s in on_sheet):
+        if not any(
+            number(demo.wb[sheet][s["Cellule"]].value) == number(row["value"]) for s in on_sheet
+        ):
             missing.append((sheet, key, row["value"]))
     assert not missing, f"{len(missing)} figures not printed: {missing[:10]}"
 
@@ -709,16 +886,27 @@ def test_demo_report_prints_every_figure_of_the_2025_report_on_its_sheet(demo):
 def test_a_figure_printed_as_a_total_elsewhere_is_never_masked():
     """The 6 young people of one aid type are that type's table total: masking them in the
     breakdown by type would hide nothing and leave a single mask in that line."""
+
     def key(name: str) -> tuple:
         return ("aid_recipients", None, "aid_type", name, None, None)
 
     small, big, other = (Cell(v, keys=(key(n),)) for v, n in ((2, "a"), (40, "b"), (30, "c")))
-    by_type = Table("par type", ["", "n"], [Row("a", [small]), Row("b", [big]),
-                                            Row("c", [other]), Row("Total", [Cell(72, total=True)],
-                                                                   total=True)],
-                    lines=[[small, big, other]])
-    one_type = Table("a", ["Commune", "n"], [Row("Total général", [Cell(2, keys=(key("a"),),
-                                                                        total=True)], total=True)])
+    by_type = Table(
+        "par type",
+        ["", "n"],
+        [
+            Row("a", [small]),
+            Row("b", [big]),
+            Row("c", [other]),
+            Row("Total", [Cell(72, total=True)], total=True),
+        ],
+        lines=[[small, big, other]],
+    )
+    one_type = Table(
+        "a",
+        ["Commune", "n"],
+        [Row("Total général", [Cell(2, keys=(key("a"),), total=True)], total=True)],
+    )
     report = Report("X", 2025, "t", [Section("s", [by_type, one_type])])
     assert apply_masking(report, SimpleNamespace(values={}), 3, {}) == 0
     assert not any(c.masked for c in (small, big, other))
@@ -729,8 +917,11 @@ def test_a_partition_with_almost_nothing_still_gets_its_report(tmp_path, run):
     is drawn from an empty grid, and no sentence divides by zero."""
     raw = tmp_path / "raw"
     write_structure(raw, "VIDE")
-    write_xlsx(raw / "VIDE" / "2025" / "jeunes.xlsx", JEUNES_HEADERS,
-               [young("1", first="10/10/2023"), young("2", sex="H", first=None)])
+    write_xlsx(
+        raw / "VIDE" / "2025" / "jeunes.xlsx",
+        JEUNES_HEADERS,
+        [young("1", first="10/10/2023"), young("2", sex="H", first=None)],
+    )
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     assert not run(raw, url).failed
     wb = openpyxl.load_workbook(tmp_path / "reports" / "rapport-VIDE-2025.xlsx")

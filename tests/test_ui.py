@@ -24,9 +24,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 PUBLISHED = dg.AssetKey("published_warehouse")
 PARTITIONS = [("AUT", 2025), ("TST", 2025)]
 # counts nearly always the same from one materialisation (or check) to the next
-CONSTANT = {"materialisation": {"cellules masquées", "seuil de masquage", "tableaux",
-                                "indicateurs"},
-            "check": {"cellules en échec", "lignes rejetées"}}
+CONSTANT = {
+    "materialisation": {"cellules masquées", "seuil de masquage", "tableaux", "indicateurs"},
+    "check": {"cellules en échec", "lignes rejetées"},
+}
 
 
 @pytest.fixture
@@ -39,8 +40,17 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.Dag
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    status = main(["run", "--raw", str(raw), "--run-date", RUN_DATE,
-                   "--warehouse", f"duckdb:///{tmp_path / 'warehouse.duckdb'}"])
+    status = main(
+        [
+            "run",
+            "--raw",
+            str(raw),
+            "--run-date",
+            RUN_DATE,
+            "--warehouse",
+            f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
+        ]
+    )
     assert status == 0
     opened = dg.DagsterInstance.get()
     try:
@@ -50,13 +60,15 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.Dag
 
 
 def test_the_published_warehouse_is_materialised_for_every_partition_published(
-        instance: dg.DagsterInstance) -> None:
+    instance: dg.DagsterInstance,
+) -> None:
     keys = [str(partition_key(s, y)) for s, y in PARTITIONS]
     status = instance.get_status_by_partition(PUBLISHED, keys, partitions_def)
     assert status == {k: dg.AssetPartitionStatus.MATERIALIZED for k in keys}, status
     # one publication for the two partitions (the command line publishes once, at the end)
-    publications = [r for r in instance.get_runs()
-                    if r.tags.get("observatoire/purpose") == "publication"]
+    publications = [
+        r for r in instance.get_runs() if r.tags.get("observatoire/purpose") == "publication"
+    ]
     assert len(publications) == 1
     for key in keys:
         record = instance.fetch_materializations(
@@ -68,8 +80,9 @@ def test_the_published_warehouse_is_materialised_for_every_partition_published(
 def test_the_command_line_runs_the_job_the_readme_names(instance: dg.DagsterInstance) -> None:
     runs = instance.get_runs()
     assert {r.job_name for r in runs} == {ingest_job.name, catalogue_job.name}
-    loads = sorted(r.tags["dagster/partition"] for r in runs
-                   if r.tags.get("observatoire/purpose") == "ingest")
+    loads = sorted(
+        r.tags["dagster/partition"] for r in runs if r.tags.get("observatoire/purpose") == "ingest"
+    )
     assert loads == sorted(str(partition_key(s, y)) for s, y in PARTITIONS)
     assert ingest_job.name == "integrer_partition"
     ui = README.read_text(encoding="utf-8").split("### L'interface Dagster")[1].split("\n## ")[0]
@@ -116,8 +129,10 @@ def test_constant_counts_are_shown_as_text_not_plotted(instance: dg.DagsterInsta
     constant = {(kind, name) for kind, names in CONSTANT.items() for name in names}
     assert constant <= set(found), constant - set(found)
     for entry in constant:
-        assert all(isinstance(v, dg.TextMetadataValue) for v in found[entry]), \
-            (entry, found[entry][:3])
+        assert all(isinstance(v, dg.TextMetadataValue) for v in found[entry]), (
+            entry,
+            found[entry][:3],
+        )
     assert found[("materialisation", "cellules masquées")][0].value == "0"
     # counts that measure a partition are still plotted
     rows = found[("materialisation", "dagster/row_count")]

@@ -21,8 +21,14 @@ from pipelines.tables import CONFORMED
 
 # (indicator, commune_insee, dimension_1, category_1, dimension_2, category_2)
 Key = tuple[str, str | None, str | None, str | None, str | None, str | None]
-KEY_COLUMNS = ["indicator", "commune_insee", "dimension_1", "category_1", "dimension_2",
-               "category_2"]
+KEY_COLUMNS = [
+    "indicator",
+    "commune_insee",
+    "dimension_1",
+    "category_1",
+    "dimension_2",
+    "category_2",
+]
 EXTRA_COMMUNES = (HORS_TERRITOIRE[0], NON_RENSEIGNEE[0])
 
 
@@ -89,13 +95,19 @@ class Figures:
     def keys(self, source: Source) -> list[Key]:
         """The keys `source` adds up (existing rows, or the cell's own key when the warehouse
         has no row for it, so that a printed zero still has an identity)."""
-        if not source.categories_1 and source.dimension_1 or \
-                not source.categories_2 and source.dimension_2:
+        if (
+            not source.categories_1
+            and source.dimension_1
+            or not source.categories_2
+            and source.dimension_2
+        ):
             return [k for k in self.values if _matches(k, source)]
         cats_2 = source.categories_2 or (None,)
-        return [(source.indicator, source.commune_insee, source.dimension_1, c1,
-                 source.dimension_2, c2)
-                for c1 in source.categories_1 or (None,) for c2 in cats_2]
+        return [
+            (source.indicator, source.commune_insee, source.dimension_1, c1, source.dimension_2, c2)
+            for c1 in source.categories_1 or (None,)
+            for c2 in cats_2
+        ]
 
     def sum(self, source: Source, previous: bool = False) -> Decimal:
         rows = self.previous if previous else self.values
@@ -117,33 +129,53 @@ class Figures:
 
     # --- categories and communes -----------------------------------------------------------
 
-    def categories(self, code: str, dimension: str, dimension_2: str | None = None,
-                   axis: int = 1) -> list[str]:
+    def categories(
+        self, code: str, dimension: str, dimension_2: str | None = None, axis: int = 1
+    ) -> list[str]:
         """The categories a breakdown of `code` over `dimension` (× `dimension_2`) shows on
         `axis` (1 or 2), in catalogue order."""
         position = 3 if axis == 1 else 5
-        seen = {c for k in self.values
-                if k[0] == code and k[1] is None and k[2] == dimension and k[4] == dimension_2
-                and (c := k[position]) is not None}
+        seen = {
+            c
+            for k in self.values
+            if k[0] == code
+            and k[1] is None
+            and k[2] == dimension
+            and k[4] == dimension_2
+            and (c := k[position]) is not None
+        }
         return ordered(dimension if axis == 1 else str(dimension_2), seen)
 
-    def communes(self, codes: list[str], dimension: str | None = None,
-                 category: str | None = None) -> list[tuple[str, str]]:
+    def communes(
+        self, codes: list[str], dimension: str | None = None, category: str | None = None
+    ) -> list[tuple[str, str]]:
         """Territory communes in order, then `Hors territoire` / `Non renseignée` where one of
         `codes` has a row for them (in `category` of `dimension` when given)."""
-        extra = [insee for insee in EXTRA_COMMUNES
-                 if any(k[0] in codes and k[1] == insee and k[2] == dimension
-                        and (category is None or k[3] == category) for k in self.values)]
+        extra = [
+            insee
+            for insee in EXTRA_COMMUNES
+            if any(
+                k[0] in codes
+                and k[1] == insee
+                and k[2] == dimension
+                and (category is None or k[3] == category)
+                for k in self.values
+            )
+        ]
         return self.territory + [(i, self.commune_labels.get(i, i)) for i in extra]
 
 
 def _matches(key: Key, source: Source) -> bool:
     indicator, commune, d1, c1, d2, c2 = key
-    return (indicator == source.indicator and commune == source.commune_insee
-            and d1 == source.dimension_1 and d2 == source.dimension_2
-            and (not source.categories_1 or c1 in source.categories_1)
-            and (not source.categories_2 or c2 in source.categories_2)
-            and (source.dimension_1 is None or c1 is not None))
+    return (
+        indicator == source.indicator
+        and commune == source.commune_insee
+        and d1 == source.dimension_1
+        and d2 == source.dimension_2
+        and (not source.categories_1 or c1 in source.categories_1)
+        and (not source.categories_2 or c2 in source.categories_2)
+        and (source.dimension_1 is None or c1 is not None)
+    )
 
 
 def ordered(dimension: str, seen: set[str]) -> list[str]:
@@ -156,6 +188,7 @@ def ordered(dimension: str, seen: set[str]) -> list[str]:
 
 
 # --- reading the warehouse ---------------------------------------------------------------------
+
 
 def _key(row: dict) -> Key:
     return tuple(None if pd.isna(row[c]) else row[c] for c in KEY_COLUMNS)  # type: ignore
@@ -171,8 +204,11 @@ def _read(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFram
 
 
 def _values(conn: Connection, structure: str, year: int) -> pd.DataFrame:
-    return _read(conn, "SELECT * FROM indicator_values WHERE structure = :s AND year = :y",
-                 {"s": structure, "y": year})
+    return _read(
+        conn,
+        "SELECT * FROM indicator_values WHERE structure = :s AND year = :y",
+        {"s": structure, "y": year},
+    )
 
 
 def load_figures(conn: Connection, structure: str, year: int) -> Figures:
@@ -180,21 +216,36 @@ def load_figures(conn: Connection, structure: str, year: int) -> Figures:
     consistent state of the warehouse)."""
     current = _values(conn, structure, year)
     previous = _values(conn, structure, year - 1)
-    trends = _read(conn, "SELECT * FROM indicator_trends WHERE structure = :s AND year = :y",
-                   {"s": structure, "y": year})
+    trends = _read(
+        conn,
+        "SELECT * FROM indicator_trends WHERE structure = :s AND year = :y",
+        {"s": structure, "y": year},
+    )
     entries = _read(conn, "SELECT indicator, label, unit, section FROM indicator_catalogue")
-    communes = _read(conn, f"SELECT commune_insee, commune FROM {CONFORMED}.communes "
-                           f"WHERE structure = :s ORDER BY position", {"s": structure})
-    labels = {r["commune_insee"]: r["commune"] for r in current.to_dict("records")
-              if r["commune_insee"] is not None and not pd.isna(r["commune_insee"])}
+    communes = _read(
+        conn,
+        f"SELECT commune_insee, commune FROM {CONFORMED}.communes "
+        f"WHERE structure = :s ORDER BY position",
+        {"s": structure},
+    )
+    labels = {
+        r["commune_insee"]: r["commune"]
+        for r in current.to_dict("records")
+        if r["commune_insee"] is not None and not pd.isna(r["commune_insee"])
+    }
     return Figures(
-        structure=structure, year=year,
+        structure=structure,
+        year=year,
         values={_key(r): _decimal(r["value"]) for r in current.to_dict("records")},
         previous={_key(r): _decimal(r["value"]) for r in previous.to_dict("records")},
-        trends={_key(r): (_decimal(r["value"]), _decimal(r["previous_value"]))
-                for r in trends.to_dict("records")},
-        entries={r["indicator"]: Entry(r["indicator"], r["label"], r["unit"], r["section"])
-                 for r in entries.to_dict("records")},
+        trends={
+            _key(r): (_decimal(r["value"]), _decimal(r["previous_value"]))
+            for r in trends.to_dict("records")
+        },
+        entries={
+            r["indicator"]: Entry(r["indicator"], r["label"], r["unit"], r["section"])
+            for r in entries.to_dict("records")
+        },
         territory=list(communes.itertuples(index=False, name=None)),
         commune_labels=labels,
     )
@@ -202,8 +253,11 @@ def load_figures(conn: Connection, structure: str, year: int) -> Figures:
 
 def structures_of(conn: Connection, year: int) -> list[str]:
     """The structures with figures for `year`."""
-    frame = _read(conn, "SELECT DISTINCT structure FROM indicator_values WHERE year = :y "
-                        "ORDER BY structure", {"y": year})
+    frame = _read(
+        conn,
+        "SELECT DISTINCT structure FROM indicator_values WHERE year = :y ORDER BY structure",
+        {"y": year},
+    )
     return list(frame["structure"])
 
 

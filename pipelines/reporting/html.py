@@ -24,14 +24,14 @@ from pipelines.reporting.safe import html_text as escape  # and control chars ma
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ZERO = "/"
-WIDE_TABLE_COLUMNS = 3         # more columns than this do not fit a phone's width
+WIDE_TABLE_COLUMNS = 3  # more columns than this do not fit a phone's width
 SCROLL_HINT = "Tableau large : faites-le défiler vers la droite →"
 
 
 def write_html(reports: list[Report], path: Path, comparison: Comparison | None = None) -> Path:
     """The reports (one, or every structure's after the regional comparison) as one page."""
     regional = comparison is not None
-    sections: list[tuple[str, str]] = []          # (anchor, heading)
+    sections: list[tuple[str, str]] = []  # (anchor, heading)
     parts: list[str] = []
     if comparison is not None:
         sections.append(("comparaison", "Comparaison des structures"))
@@ -39,23 +39,30 @@ def write_html(reports: list[Report], path: Path, comparison: Comparison | None 
     for report in reports:
         for i, section in enumerate(report.sections, start=1):
             anchor = f"{report.structure}-{i}".lower()
-            heading = f"{report.name or report.structure} · {section.name}" if regional \
-                else section.name
+            heading = (
+                f"{report.name or report.structure} · {section.name}" if regional else section.name
+            )
             sections.append((anchor, heading))
             parts.append(_section(section, anchor, heading, report))
     first = reports[0] if reports else None
-    title = (f"Rapport d'activité {comparison.year} — vue régionale" if comparison
-             else first.title if first else "Rapport d'activité")
+    title = (
+        f"Rapport d'activité {comparison.year} — vue régionale"
+        if comparison
+        else first.title
+        if first
+        else "Rapport d'activité"
+    )
     page = Template((TEMPLATES / "page.html").read_text(encoding="utf-8")).substitute(
         title=escape(title),
         kicker="Observatoire des Missions Locales",
         css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
         header_notes=_header_notes(reports),
-        toc="\n".join(f'<li><a href="#{escape(a)}">{escape(h)}</a></li>'
-                     for a, h in sections),
+        toc="\n".join(f'<li><a href="#{escape(a)}">{escape(h)}</a></li>' for a, h in sections),
         body="\n".join(parts),
-        footer=escape(f"Chiffres lus dans l'entrepôt Observatoire (indicator_values, "
-                      f"indicator_trends) ; page produite le {date.today():%d/%m/%Y}."),
+        footer=escape(
+            f"Chiffres lus dans l'entrepôt Observatoire (indicator_values, "
+            f"indicator_trends) ; page produite le {date.today():%d/%m/%Y}."
+        ),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
@@ -69,9 +76,9 @@ def _header_notes(reports: list[Report]) -> str:
 
 # --- a section --------------------------------------------------------------------------------
 
+
 def _section(section: Section, anchor: str, heading: str, report: Report) -> str:
-    out = [f'<section class="report-section" id="{escape(anchor)}">',
-           f"<h2>{escape(heading)}</h2>"]
+    out = [f'<section class="report-section" id="{escape(anchor)}">', f"<h2>{escape(heading)}</h2>"]
     for block in section.blocks:
         if isinstance(block, Paragraph):
             out.append(f'<p class="sentence">{escape(block.text)}</p>')
@@ -88,18 +95,25 @@ def _key_figures(table: Table, report: Report) -> str:
     cards = []
     for row in table.rows:
         value, *rest = row.cells
-        text = [f'<span class="kf-value">{_format(value)}</span>',
-                f'<span class="kf-label">{escape(row.label)}</span>']
+        text = [
+            f'<span class="kf-value">{_format(value)}</span>',
+            f'<span class="kf-label">{escape(row.label)}</span>',
+        ]
         if len(rest) == 2 and rest[0].value is not None:
             change = rest[1].value
-            trend = "" if change is None else (
-                f' · <span class="{"up" if change > 0 else "down" if change < 0 else ""}">'
-                f"{fr_signed_pct(int(change))}</span>")
-            text.append(f'<span class="kf-previous">{report.year - 1} : '
-                        f"{_format(rest[0])}{trend}</span>")
+            trend = (
+                ""
+                if change is None
+                else (
+                    f' · <span class="{"up" if change > 0 else "down" if change < 0 else ""}">'
+                    f"{fr_signed_pct(int(change))}</span>"
+                )
+            )
+            text.append(
+                f'<span class="kf-previous">{report.year - 1} : {_format(rest[0])}{trend}</span>'
+            )
         cards.append(f'<li class="kf">{"".join(text)}</li>')
-    return (f"<h3>Chiffres clés</h3>"
-            f'<ul class="key-figures">{"".join(cards)}</ul>')
+    return f'<h3>Chiffres clés</h3><ul class="key-figures">{"".join(cards)}</ul>'
 
 
 def _block(table: Table) -> str:
@@ -122,9 +136,11 @@ def _table(table: Table) -> str:
     wide = len(table.columns) > WIDE_TABLE_COLUMNS
     hint = f'<p class="scroll-hint" aria-hidden="true">{SCROLL_HINT}</p>' if wide else ""
     wrap = "table-wrap wide-table" if wide else "table-wrap"
-    return (f'<figure class="table-box"><div class="{wrap}"><table>'
-            f"<caption>{escape(table.title)}</caption><thead><tr>{head}</tr></thead>"
-            f'<tbody>{"".join(rows)}</tbody></table></div>{hint}{note}</figure>')
+    return (
+        f'<figure class="table-box"><div class="{wrap}"><table>'
+        f"<caption>{escape(table.title)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>{hint}{note}</figure>"
+    )
 
 
 def _td(cell: Cell) -> str:
@@ -152,6 +168,7 @@ def _format(cell: Cell) -> str:
 
 # --- charts -----------------------------------------------------------------------------------
 
+
 def _chart(table: Table) -> str:
     """The table's chart, every number printed as the table prints it (the mask included)."""
     spec = table.chart
@@ -159,8 +176,14 @@ def _chart(table: Table) -> str:
         return ""
     body = table.body
     labels = [r.label for r in body]
-    series = [svg.Series(table.columns[j], [_number(r.cells[j - 1]) for r in body],
-                         [_format(r.cells[j - 1]) for r in body]) for j in spec.columns]
+    series = [
+        svg.Series(
+            table.columns[j],
+            [_number(r.cells[j - 1]) for r in body],
+            [_format(r.cells[j - 1]) for r in body],
+        )
+        for j in spec.columns
+    ]
     kind = chart_kind(table)
     if kind == "pie":
         shares = [next((_format(c) for c in r.cells if c.kind == "share"), None) for r in body]
@@ -171,8 +194,9 @@ def _chart(table: Table) -> str:
         drawing = svg.stacked_chart(spec.title, labels, series, [_row_total(r) for r in body])
     else:
         drawing = svg.column_chart(spec.title, labels, series)
-    return (f'<figure class="chart-box"><figcaption>{escape(spec.title)}</figcaption>'
-            f"{drawing}</figure>")
+    return (
+        f'<figure class="chart-box"><figcaption>{escape(spec.title)}</figcaption>{drawing}</figure>'
+    )
 
 
 def _row_total(row: Row) -> tuple[float | None, str]:
@@ -183,8 +207,9 @@ def _row_total(row: Row) -> tuple[float | None, str]:
     if any(c.masked for c in row.cells):
         return None, MASK
     value = sum(float(c.value or 0) for c in row.cells if c.kind in ("count", "amount"))
-    return value, _format(Cell(value=Decimal(str(value)), kind=row.cells[0].kind,
-                               cents=row.cells[0].cents))
+    return value, _format(
+        Cell(value=Decimal(str(value)), kind=row.cells[0].kind, cents=row.cells[0].cents)
+    )
 
 
 def _number(cell: Cell) -> float | None:
@@ -193,9 +218,12 @@ def _number(cell: Cell) -> float | None:
 
 # --- the regional comparison ------------------------------------------------------------------
 
+
 def _comparison(comparison: Comparison) -> str:
-    return ('<section class="report-section" id="comparaison">'
-            "<h2>Comparaison des structures</h2>"
-            f'<p class="sentence">Principaux chiffres {comparison.year} de chaque structure '
-            "présente dans l'entrepôt, et leur somme.</p>"
-            f"{_block(comparison.table)}</section>")
+    return (
+        '<section class="report-section" id="comparaison">'
+        "<h2>Comparaison des structures</h2>"
+        f'<p class="sentence">Principaux chiffres {comparison.year} de chaque structure '
+        "présente dans l'entrepôt, et leur somme.</p>"
+        f"{_block(comparison.table)}</section>"
+    )

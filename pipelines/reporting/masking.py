@@ -24,8 +24,9 @@ from pipelines.reporting.figures import Figures, Key
 from pipelines.reporting.model import Cell, Paragraph, Report, Table
 
 
-def apply_masking(report: Report, figures: Figures, min_cell_size: int,
-                  follow: dict[str, list[str]]) -> int:
+def apply_masking(
+    report: Report, figures: Figures, min_cell_size: int, follow: dict[str, list[str]]
+) -> int:
     """Mask the report's cells in place; returns the number of masked cells."""
     if min_cell_size <= 0:
         return 0
@@ -40,14 +41,16 @@ def apply_masking(report: Report, figures: Figures, min_cell_size: int,
     cells = [c for c in every if hideable(c)]
     masked: set[Key] = {k for c in cells if _small(c, min_cell_size) for k in c.keys} - public
     lines = [[c for c in line if hideable(c)] for t in report.tables for line in t.lines]
-    while _follow_counts(cells, masked, figures, min_cell_size, follow, public) \
-            | _secondary(lines, masked, public):
+    while _follow_counts(cells, masked, figures, min_cell_size, follow, public) | _secondary(
+        lines, masked, public
+    ):
         pass
     for table in report.tables:
         _mark(table, masked, hideable)
     for section in report.sections:
-        section.blocks = [b for b in section.blocks
-                          if not (isinstance(b, Paragraph) and b.keys & masked)]
+        section.blocks = [
+            b for b in section.blocks if not (isinstance(b, Paragraph) and b.keys & masked)
+        ]
     return sum(c.masked for c in cells)
 
 
@@ -59,8 +62,14 @@ def _is_masked(cell: Cell, masked: set[Key]) -> bool:
     return not masked.isdisjoint(cell.keys)
 
 
-def _follow_counts(cells: list[Cell], masked: set[Key], figures: Figures, min_cell_size: int,
-                   follow: dict[str, list[str]], public: set[Key]) -> bool:
+def _follow_counts(
+    cells: list[Cell],
+    masked: set[Key],
+    figures: Figures,
+    min_cell_size: int,
+    follow: dict[str, list[str]],
+    public: set[Key],
+) -> bool:
     """Mask the amounts whose counts (same commune and categories) are masked or small."""
     grown = False
     for cell in cells:
@@ -68,8 +77,7 @@ def _follow_counts(cells: list[Cell], masked: set[Key], figures: Figures, min_ce
             continue
         for key in cell.keys:
             counts = [(code, *key[1:]) for code in follow.get(key[0], [])]
-            if any(k in masked or 0 < figures.values.get(k, 0) < min_cell_size
-                   for k in counts):
+            if any(k in masked or 0 < figures.values.get(k, 0) < min_cell_size for k in counts):
                 masked.update(set(cell.keys) - public)
                 grown = True
                 break

@@ -23,7 +23,7 @@ class Cell:
     cents: bool = False
     share_of: Cell | None = None
     masked: bool = False
-    structure: str | None = None      # set on the regional comparison's cells
+    structure: str | None = None  # set on the regional comparison's cells
 
     @property
     def maskable(self) -> bool:
@@ -50,13 +50,13 @@ class Chart:
 @dataclass(eq=False)
 class Table:
     title: str
-    columns: list[str]            # headers, the label column first
+    columns: list[str]  # headers, the label column first
     rows: list[Row]
-    lines: list[list[Cell]] = field(default_factory=list)   # groups that add up to a total
+    lines: list[list[Cell]] = field(default_factory=list)  # groups that add up to a total
     chart: Chart | None = None
     note: str | None = None
-    sort_desc: bool = False       # body rows by decreasing value (masked rows last)
-    key_figures: bool = False     # a section's totals (cards in HTML)
+    sort_desc: bool = False  # body rows by decreasing value (masked rows last)
+    key_figures: bool = False  # a section's totals (cards in HTML)
 
     @property
     def body(self) -> list[Row]:
@@ -68,8 +68,7 @@ def chart_kind(table: Table) -> str:
     the whole pie and overstate their shares), in the workbook as on the page."""
     spec = table.chart
     assert spec is not None
-    if spec.kind == "pie" and any(r.cells[j - 1].masked for r in table.body
-                                  for j in spec.columns):
+    if spec.kind == "pie" and any(r.cells[j - 1].masked for r in table.body for j in spec.columns):
         return "bar"
     return spec.kind
 
@@ -107,7 +106,7 @@ class Report:
     min_cell_size: int = 0
     masked_cells: int = 0
     mask_note: str = ""
-    name: str = ""                # the structure's name (structure.yaml), else its code
+    name: str = ""  # the structure's name (structure.yaml), else its code
 
     @property
     def tables(self) -> list[Table]:

@@ -58,8 +58,9 @@ def fr_amount(value: Decimal | int | float, cents: bool) -> str:
     """Euros for people: '2 135 533,46 €' with cents, '60 659 €' without."""
     amount = Decimal(str(value))
     if cents:
-        whole, _, frac = f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}" \
-            .partition(".")
+        whole, _, frac = f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}".partition(
+            "."
+        )
         return f"{group(whole)},{frac}{NNBSP}€"
     return f"{fr_count(amount)}{NNBSP}€"
 

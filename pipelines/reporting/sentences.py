@@ -41,10 +41,12 @@ class _Context:
 
 def fill_title(template: str, figures: Figures) -> str:
     """Titles only know the year and the structure (its code, or its name)."""
-    return (template.replace("{year}", str(figures.year))
-            .replace("{previous_year}", str(figures.year - 1))
-            .replace("{structure_name}", figures.structure_name)
-            .replace("{structure}", figures.structure))
+    return (
+        template.replace("{year}", str(figures.year))
+        .replace("{previous_year}", str(figures.year - 1))
+        .replace("{structure_name}", figures.structure_name)
+        .replace("{structure}", figures.structure)
+    )
 
 
 def render(template: str, figures: Figures, min_cell_size: int = 0) -> Paragraph | None:
@@ -74,16 +76,23 @@ def parse_source(body: str) -> Source:
     dims: list[tuple[str, tuple[str, ...]]] = []
     for pair in pairs:
         dim, _, cats = pair.partition("=")
-        dims.append((dim.strip(), () if cats.strip() == "*" else
-                     tuple(c.strip() for c in cats.split(MERGED))))
+        dims.append(
+            (
+                dim.strip(),
+                () if cats.strip() == "*" else tuple(c.strip() for c in cats.split(MERGED)),
+            )
+        )
     (d1, c1), (d2, c2) = (dims + [(None, ()), (None, ())])[:2]
     return Source(code.strip(), None, d1, c1, d2, c2)
 
 
 def _value(spec: str, ctx: _Context) -> str:
     figures = ctx.figures
-    simple = {"year": str(figures.year), "previous_year": str(figures.year - 1),
-              "structure": figures.structure}
+    simple = {
+        "year": str(figures.year),
+        "previous_year": str(figures.year - 1),
+        "structure": figures.structure,
+    }
     if spec in simple:
         return simple[spec]
     previous = spec.endswith("@prev")
@@ -104,8 +113,12 @@ def _value(spec: str, ctx: _Context) -> str:
 
 
 def _is_margin(source: Source) -> bool:
-    return bool(source.dimension_1 and not source.categories_1
-                or source.dimension_2 and not source.categories_2)
+    return bool(
+        source.dimension_1
+        and not source.categories_1
+        or source.dimension_2
+        and not source.categories_2
+    )
 
 
 def _figure(source: Source, ctx: _Context, previous: bool = False) -> Decimal:
@@ -113,14 +126,16 @@ def _figure(source: Source, ctx: _Context, previous: bool = False) -> Decimal:
     figures = ctx.figures
     if previous and not figures.has_previous(source):
         raise Unavailable
-    if not previous and (source.is_total or _is_margin(source)) \
-            and not figures.keys(source):
+    if not previous and (source.is_total or _is_margin(source)) and not figures.keys(source):
         raise Unavailable
     value = figures.sum(source, previous=previous)
     if source.is_total or _is_margin(source):
         return value
-    if ctx.min_cell_size and not figures.entry(source.indicator).is_amount \
-            and 0 < value < ctx.min_cell_size:
+    if (
+        ctx.min_cell_size
+        and not figures.entry(source.indicator).is_amount
+        and 0 < value < ctx.min_cell_size
+    ):
         raise Unavailable
     if not previous:
         ctx.keys.update(figures.keys(source))
@@ -142,7 +157,7 @@ def _change(source: Source, ctx: _Context) -> int:
         raise Unavailable
     value, previous = trend
     if not source.is_total:
-        _figure(source, ctx)                     # records the cell (masking) or refuses it
+        _figure(source, ctx)  # records the cell (masking) or refuses it
         if ctx.min_cell_size and 0 < previous < ctx.min_cell_size:
             raise Unavailable
     pct = change_pct(value, previous)
@@ -167,7 +182,8 @@ def _list(source: Source, ctx: _Context) -> str:
     keys.sort(key=lambda k: order.index(k[3]) if k[3] in order else len(order))
     parts = []
     for key in keys:
-        single = Source(key[0], key[1], key[2], (key[3],) if key[3] else (), key[4],
-                        (key[5],) if key[5] else ())
+        single = Source(
+            key[0], key[1], key[2], (key[3],) if key[3] else (), key[4], (key[5],) if key[5] else ()
+        )
         parts.append(f"{key[3]}\u00a0: {fr_count(_figure(single, ctx))}")
     return ", ".join(parts)

@@ -47,8 +47,10 @@ class Written:
 
 def _checked(figures: Figures) -> Figures:
     if not figures.values:
-        raise LookupError(f"aucun chiffre pour {figures.structure} {figures.year} dans "
-                          f"l'entrepôt : lancez d'abord `observatoire run`")
+        raise LookupError(
+            f"aucun chiffre pour {figures.structure} {figures.year} dans "
+            f"l'entrepôt : lancez d'abord `observatoire run`"
+        )
     return figures
 
 
@@ -71,27 +73,38 @@ def write_report(figures: Figures, out_dir: Path, min_cell_size: int = 0) -> Wri
     """rapport-<S>-<Y>.xlsx and .html under `out_dir` (`-diffusion` when masked)."""
     report = build_report(_checked(figures), min_cell_size)
     stem = out_dir / report_stem(f"rapport-{figures.structure}-{figures.year}", min_cell_size)
-    files = [write_workbook([report], stem.with_suffix(".xlsx")),
-             write_html([report], stem.with_suffix(".html"))]
+    files = [
+        write_workbook([report], stem.with_suffix(".xlsx")),
+        write_html([report], stem.with_suffix(".html")),
+    ]
     return Written(files, [report])
 
 
-def write_regional_report(all_figures: list[Figures], out_dir: Path,
-                          min_cell_size: int = 0) -> Written:
+def write_regional_report(
+    all_figures: list[Figures], out_dir: Path, min_cell_size: int = 0
+) -> Written:
     """rapport-regional-<Y>.xlsx and .html: structures side by side, then each one's sheets."""
     reports = [build_report(_checked(f), min_cell_size) for f in all_figures]
     year = all_figures[0].year
-    comparison = Comparison(year, [f.structure for f in all_figures],
-                            comparison_table(all_figures), reports)
+    comparison = Comparison(
+        year, [f.structure for f in all_figures], comparison_table(all_figures), reports
+    )
     stem = out_dir / report_stem(f"rapport-regional-{year}", min_cell_size)
-    files = [write_workbook(reports, stem.with_suffix(".xlsx"), comparison,
-                            prefix_sheets=True),
-             write_html(reports, stem.with_suffix(".html"), comparison)]
+    files = [
+        write_workbook(reports, stem.with_suffix(".xlsx"), comparison, prefix_sheets=True),
+        write_html(reports, stem.with_suffix(".html"), comparison),
+    ]
     return Written(files, reports)
 
 
-def generate(url: str | None, structure: str | None, year: int | None, out_dir: Path,
-             min_cell_size: int = 0, raw_dir: Path | None = None) -> Written:
+def generate(
+    url: str | None,
+    structure: str | None,
+    year: int | None,
+    out_dir: Path,
+    min_cell_size: int = 0,
+    raw_dir: Path | None = None,
+) -> Written:
     """What `observatoire report` does: one structure's report, or, without a structure, the
     regional report when the warehouse holds several (the one structure's report otherwise).
     The year defaults to the latest one with figures; names come from `raw_dir` (default:
@@ -99,8 +112,9 @@ def generate(url: str | None, structure: str | None, year: int | None, out_dir: 
     with published_connection(url) as conn:
         year = year or latest_year(conn, structure)
         if year is None:
-            raise LookupError("l'entrepôt ne contient aucun chiffre : lancez d'abord "
-                              "`observatoire run`")
+            raise LookupError(
+                "l'entrepôt ne contient aucun chiffre : lancez d'abord `observatoire run`"
+            )
         structures = [structure] if structure else structures_of(conn, year)
         if not structures:
             raise LookupError(f"aucun chiffre pour {year} dans l'entrepôt")

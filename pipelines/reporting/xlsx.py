@@ -56,7 +56,7 @@ from pipelines.reporting.numbers import NNBSP
 from pipelines.reporting.safe import printable
 
 SOURCES_SHEET = "Sources"
-GROUPED = f'#"{NNBSP}"###"{NNBSP}"##0'          # up to 999 999 999
+GROUPED = f'#"{NNBSP}"###"{NNBSP}"##0'  # up to 999 999 999
 COUNT_FORMAT = f'[=0]"/";{GROUPED}'
 AMOUNT_FORMAT = f'[=0]"/";{GROUPED}"{NNBSP}€"'
 CENTS_FORMAT = f'[=0]"/";{GROUPED}.00"{NNBSP}€"'
@@ -72,20 +72,20 @@ TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
 THIN = Side(style="thin", color="8EA9C1")
 LABEL_WIDTH = 46
 VALUE_WIDTH = 17
-VALUE_COLUMNS = 7          # columns B..H are sized for values
-ROW_PT = 15.0              # a default row (Calibri 11)
-LABEL_CHARS = 50           # characters of a label per line in column A (kept low: a row a
-                           # little too high costs nothing, a clipped label does)
+VALUE_COLUMNS = 7  # columns B..H are sized for values
+ROW_PT = 15.0  # a default row (Calibri 11)
+LABEL_CHARS = 50  # characters of a label per line in column A (kept low: a row a
+# little too high costs nothing, a clipped label does)
 # printing: A4 landscape, in points; margins in inches (openpyxl's unit)
 PT_PER_CM = 72 / 2.54
 PAGE_WIDTH, PAGE_HEIGHT = 842.0, 595.0
 MARGINS = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6, header=0.25, footer=0.25)
-PAGE_FILL = 0.95           # the share of a page's height the breaks fill (rounding of
-                           # heights and fonts by the printing application)
+PAGE_FILL = 0.95  # the share of a page's height the breaks fill (rounding of
+# heights and fonts by the printing application)
 CHART_WIDTH_CM = 17.0
-MIN_BESIDE_CM = 11.0       # a chart narrower than this goes below its table
+MIN_BESIDE_CM = 11.0  # a chart narrower than this goes below its table
 FOOTER = "&A — page &P / &N"
-MAX_CELL_TEXT = 32767      # Excel's limit: a longer text makes Excel "repair" the file
+MAX_CELL_TEXT = 32767  # Excel's limit: a longer text makes Excel "repair" the file
 # what Excel would take as a formula if the user edited the cell (F2, Enter)
 FORMULA_START = ("=", "+", "-", "@")
 # `_x001B_` in a cell is Excel's escape of a character: a label holding that spelling is
@@ -122,8 +122,10 @@ def column_points(width: float) -> float:
 
 
 def _columns_points(ws: Worksheet, last: int) -> float:
-    return sum(column_points(ws.column_dimensions[get_column_letter(j)].width or 8.43)
-               for j in range(1, last + 1))
+    return sum(
+        column_points(ws.column_dimensions[get_column_letter(j)].width or 8.43)
+        for j in range(1, last + 1)
+    )
 
 
 @dataclass
@@ -137,13 +139,17 @@ class Placed:
     last_body_row: int
 
 
-def write_workbook(reports: list[Report], path: Path, comparison: Comparison | None = None,
-                   prefix_sheets: bool = False) -> Path:
+def write_workbook(
+    reports: list[Report],
+    path: Path,
+    comparison: Comparison | None = None,
+    prefix_sheets: bool = False,
+) -> Path:
     """One sheet per section of each report (sheet names prefixed by the structure for a
     regional workbook), the comparison sheet first when given, `Sources` last."""
     wb = Workbook()
     default = wb.active
-    assert default is not None         # a new workbook has one empty sheet
+    assert default is not None  # a new workbook has one empty sheet
     wb.remove(default)
     placed: list[tuple[str, int, Placed]] = []
     if comparison is not None:
@@ -151,11 +157,13 @@ def write_workbook(reports: list[Report], path: Path, comparison: Comparison | N
         placed += [("", comparison.year, p) for p in _write_comparison(ws, comparison)]
     for report in reports:
         for section in report.sections:
-            name = _sheet_name(f"{report.structure} · {section.name}" if prefix_sheets
-                               else section.name, wb)
+            name = _sheet_name(
+                f"{report.structure} · {section.name}" if prefix_sheets else section.name, wb
+            )
             ws = wb.create_sheet(name)
-            placed += [(report.structure, report.year, p)
-                       for p in _write_section(ws, report, section)]
+            placed += [
+                (report.structure, report.year, p) for p in _write_section(ws, report, section)
+            ]
     _write_sources(wb.create_sheet(SOURCES_SHEET), placed)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
@@ -179,11 +187,11 @@ def put(ws: Worksheet, row: int, column: int, value: CellValue) -> SheetCell:
         return cell
     text = EXCEL_ESCAPE.sub(r"_x005F_\1", printable(value))
     if len(text) > MAX_CELL_TEXT:
-        text = text[:MAX_CELL_TEXT - 1] + "…"
+        text = text[: MAX_CELL_TEXT - 1] + "…"
     cell.value = text
     cell.data_type = "s"
     if text.startswith(FORMULA_START):
-        cell.quotePrefix = True        # stays text when edited in Excel
+        cell.quotePrefix = True  # stays text when edited in Excel
     return cell
 
 
@@ -191,7 +199,7 @@ def _sheet_name(name: str, wb: Workbook) -> str:
     """Excel's rules: 31 characters at most, unique, none of : \\ / ? * [ ], no apostrophe
     at either end; nothing XML refuses."""
     name = printable(name)
-    for bad in ':\\/?*[]':
+    for bad in ":\\/?*[]":
         name = name.replace(bad, "-")
     name = name[:31].strip("'") or "Feuille"
     base, n = name, 2
@@ -203,12 +211,13 @@ def _sheet_name(name: str, wb: Workbook) -> str:
 
 # --- a section's sheet ------------------------------------------------------------------------
 
+
 def _write_section(ws: Worksheet, report: Report, section: Section) -> list[Placed]:
     _set_widths(ws)
     sheet = Sheet(ws)
     put(ws, 1, 1, section.name).font = TITLE_FONT
     sheet.height(1, 22)
-    put(ws, 2, 1, report.title).font = SUBTITLE_FONT      # carries the structure's name
+    put(ws, 2, 1, report.title).font = SUBTITLE_FONT  # carries the structure's name
     sheet.height(2)
     row = 3
     if report.min_cell_size:
@@ -235,10 +244,11 @@ def _print_setup(sheet: Sheet, last_row: int, title_rows: str | None = "1:2") ->
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     fit_to_page(ws)
-    ws.page_margins = PageMargins(**{k: getattr(MARGINS, k) for k in
-                                     ("left", "right", "top", "bottom", "header", "footer")})
+    ws.page_margins = PageMargins(
+        **{k: getattr(MARGINS, k) for k in ("left", "right", "top", "bottom", "header", "footer")}
+    )
     footer = ws.oddFooter
-    assert footer is not None          # openpyxl gives every sheet its header and footer
+    assert footer is not None  # openpyxl gives every sheet its header and footer
     footer.center.text = FOOTER
     footer.center.size = 8
     if title_rows:
@@ -250,7 +260,7 @@ def _print_setup(sheet: Sheet, last_row: int, title_rows: str | None = "1:2") ->
 def fit_to_page(ws: Worksheet) -> None:
     """Print at the scale the page_setup's fitToWidth / fitToHeight ask for."""
     properties = ws.sheet_properties.pageSetUpPr
-    assert properties is not None      # openpyxl gives every sheet its page setup properties
+    assert properties is not None  # openpyxl gives every sheet its page setup properties
     properties.fitToPage = True
 
 
@@ -292,8 +302,7 @@ def _set_widths(ws: Worksheet) -> None:
         ws.column_dimensions[get_column_letter(j)].width = VALUE_WIDTH
 
 
-def _paragraph(sheet: Sheet, row: int, text: str, bold: bool = False,
-               italic: bool = False) -> int:
+def _paragraph(sheet: Sheet, row: int, text: str, bold: bool = False, italic: bool = False) -> int:
     """A sentence across the table columns, wrapped; returns the next free row."""
     ws = sheet.ws
     last = get_column_letter(1 + VALUE_COLUMNS)
@@ -324,11 +333,14 @@ def _table(sheet: Sheet, table: Table, row: int, number: int) -> tuple[Placed, i
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.border = Border(bottom=THIN)
-        cell.alignment = Alignment(wrap_text=True, vertical="center",
-                                   horizontal="left" if j == 1 else "center")
+        cell.alignment = Alignment(
+            wrap_text=True, vertical="center", horizontal="left" if j == 1 else "center"
+        )
     # headers are bold and wrap on word boundaries: fewer characters per line than labels
-    lines = max(_lines(h, 0.8 * (LABEL_WIDTH if j == 0 else VALUE_WIDTH))
-                for j, h in enumerate(table.columns))
+    lines = max(
+        _lines(h, 0.8 * (LABEL_WIDTH if j == 0 else VALUE_WIDTH))
+        for j, h in enumerate(table.columns)
+    )
     sheet.height(header_row, ROW_PT * lines)
     row = header_row + 1
     where = Placed(ws.title, table, header_row, row, row - 1)
@@ -342,10 +354,11 @@ def _table(sheet: Sheet, table: Table, row: int, number: int) -> tuple[Placed, i
         put(ws, row, 1, table.note).font = Font(italic=True, size=9, color="595959")
         sheet.height(row)
         row += 1
-    ref = (f"{quote_sheetname(ws.title)}!$A${header_row}:"
-           f"${get_column_letter(len(table.columns))}${row - 1}")
-    ws.defined_names[f"tableau_{number:02d}"] = DefinedName(f"tableau_{number:02d}",
-                                                            attr_text=ref)
+    ref = (
+        f"{quote_sheetname(ws.title)}!$A${header_row}:"
+        f"${get_column_letter(len(table.columns))}${row - 1}"
+    )
+    ws.defined_names[f"tableau_{number:02d}"] = DefinedName(f"tableau_{number:02d}", attr_text=ref)
     sheet.last_column = max(sheet.last_column, len(table.columns))
     last = row - 1
     if table.chart and where.last_body_row >= where.first_row:
@@ -373,7 +386,7 @@ def _row(ws: Worksheet, row: int, label: str, cells: list[Cell], total: bool) ->
 
 def _excel_value(cell: Cell) -> tuple[Decimal | int, str]:
     value = cell.value
-    assert value is not None           # an empty cell is not written
+    assert value is not None  # an empty cell is not written
     if cell.kind == "share":
         return Decimal(value) / 100, SHARE_FORMAT
     if cell.kind == "change":
@@ -385,6 +398,7 @@ def _excel_value(cell: Cell) -> tuple[Decimal | int, str]:
 
 # --- charts -----------------------------------------------------------------------------------
 
+
 def _add_chart(sheet: Sheet, where: Placed, title_row: int, below_row: int) -> int:
     """A native chart of the table's body rows, beside the table when there is room within
     the print width, else below it; returns the last row it covers. A masked value is a
@@ -392,13 +406,14 @@ def _add_chart(sheet: Sheet, where: Placed, title_row: int, below_row: int) -> i
     masked slice is drawn as bars, as on the HTML page."""
     ws = sheet.ws
     spec = where.table.chart
-    assert spec is not None            # only a table with a chart gets here
+    assert spec is not None  # only a table with a chart gets here
     kind = chart_kind(where.table)
     body = where.last_body_row - where.first_row + 1
     chart = PieChart() if kind == "pie" else _bar_chart(kind)
     for column in spec.columns:
-        data = Reference(ws, min_col=column + 1, min_row=where.header_row,
-                         max_row=where.last_body_row)
+        data = Reference(
+            ws, min_col=column + 1, min_row=where.header_row, max_row=where.last_body_row
+        )
         chart.add_data(data, titles_from_data=True)
     # the categories are labels: a string reference (openpyxl's set_categories makes a
     # numeric one, which some readers show as 1, 2, 3)
@@ -408,30 +423,45 @@ def _add_chart(sheet: Sheet, where: Placed, title_row: int, below_row: int) -> i
         masked = [i for i, r in enumerate(where.table.body) if r.cells[column - 1].masked]
         if masked:
             # the mark as the label of a masked point: a number format printing "*"
-            series.dLbls = DataLabelList(dLbl=[DataLabel(idx=i, numFmt=f'"{MASK}"',
-                                                         showVal=True, showSerName=False,
-                                                         showCatName=False,
-                                                         showLegendKey=False,
-                                                         showPercent=False)
-                                               for i in masked],
-                                         showVal=kind in ("bar", "col"), showSerName=False,
-                                         showCatName=False, showLegendKey=False,
-                                         showPercent=False)
-    chart.title = printable(spec.title)       # chart XML refuses what cell XML refuses
+            series.dLbls = DataLabelList(
+                dLbl=[
+                    DataLabel(
+                        idx=i,
+                        numFmt=f'"{MASK}"',
+                        showVal=True,
+                        showSerName=False,
+                        showCatName=False,
+                        showLegendKey=False,
+                        showPercent=False,
+                    )
+                    for i in masked
+                ],
+                showVal=kind in ("bar", "col"),
+                showSerName=False,
+                showCatName=False,
+                showLegendKey=False,
+                showPercent=False,
+            )
+    chart.title = printable(spec.title)  # chart XML refuses what cell XML refuses
     # values on the bars (percentages on a pie), nothing else: readers default to more
-    chart.dataLabels = DataLabelList(showVal=kind in ("bar", "col"),
-                                     showPercent=kind == "pie", showSerName=False,
-                                     showCatName=False, showLegendKey=False,
-                                     showLeaderLines=False)
+    chart.dataLabels = DataLabelList(
+        showVal=kind in ("bar", "col"),
+        showPercent=kind == "pie",
+        showSerName=False,
+        showCatName=False,
+        showLegendKey=False,
+        showLeaderLines=False,
+    )
     if len(spec.columns) == 1 and kind != "pie":
         chart.legend = None
     elif chart.legend is not None:
         chart.legend.position = "b"
     # horizontal bars need room per category; columns and pies a fixed frame
     chart.height = max(7.5, 0.6 * body + 3) if chart_is_horizontal(kind) else 7.5
-    beside = len(where.table.columns) + 2          # one empty column between them
-    room = (_columns_points(ws, 1 + VALUE_COLUMNS) - _columns_points(ws, beside - 1)) \
-        / PT_PER_CM - 0.3
+    beside = len(where.table.columns) + 2  # one empty column between them
+    room = (
+        _columns_points(ws, 1 + VALUE_COLUMNS) - _columns_points(ws, beside - 1)
+    ) / PT_PER_CM - 0.3
     if room >= MIN_BESIDE_CM:
         width, anchor_row = min(CHART_WIDTH_CM, room), title_row
         anchor = f"{get_column_letter(beside)}{title_row}"
@@ -454,12 +484,12 @@ def _bar_chart(kind: str) -> BarChart:
     chart.type = "col" if kind == "col" else "bar"
     if kind == "stacked":
         chart.grouping, chart.overlap = "stacked", 100
-    chart.x_axis.delete = False            # openpyxl 3.1 hides axes unless told not to
+    chart.x_axis.delete = False  # openpyxl 3.1 hides axes unless told not to
     chart.y_axis.delete = False
     chart.y_axis.numFmt = "#,##0"
     chart.y_axis.majorGridlines = None
     if chart.type == "bar":
-        chart.x_axis.scaling.orientation = "maxMin"   # first category on top
+        chart.x_axis.scaling.orientation = "maxMin"  # first category on top
     return chart
 
 
@@ -468,6 +498,7 @@ def chart_is_horizontal(kind: str) -> bool:
 
 
 # --- the regional comparison and the sources --------------------------------------------------
+
 
 def _write_comparison(ws: Worksheet, comparison: Comparison) -> list[Placed]:
     _set_widths(ws)
@@ -487,10 +518,24 @@ def _write_comparison(ws: Worksheet, comparison: Comparison) -> list[Placed]:
 
 
 SOURCE_WIDTHS = [26, 9, 10, 7, 26, 13, 24, 18, 30, 16, 24, 14]
-SOURCES_HEADER = ("Extrait : les {shown} premières lignes sur {total}. Pour tout imprimer : "
-                  "Mise en page > Zone d'impression > Effacer.")
-SOURCE_COLUMNS = ["Feuille", "Cellule", "structure", "year", "indicator", "commune_insee",
-                  "commune", "dimension_1", "category_1", "dimension_2", "category_2", "value"]
+SOURCES_HEADER = (
+    "Extrait : les {shown} premières lignes sur {total}. Pour tout imprimer : "
+    "Mise en page > Zone d'impression > Effacer."
+)
+SOURCE_COLUMNS = [
+    "Feuille",
+    "Cellule",
+    "structure",
+    "year",
+    "indicator",
+    "commune_insee",
+    "commune",
+    "dimension_1",
+    "category_1",
+    "dimension_2",
+    "category_2",
+    "value",
+]
 
 
 def _write_sources(ws: Worksheet, placed: list[tuple[str, int, Placed]]) -> None:
@@ -505,10 +550,17 @@ def _write_sources(ws: Worksheet, placed: list[tuple[str, int, Placed]]) -> None
         for offset, table_row in enumerate(where.table.rows):
             for j, cell in enumerate(table_row.cells, start=2):
                 if cell.source is not None:
-                    values = _source_row(where, where.first_row + offset, j, table_row.label,
-                                         cell, cell.structure or structure, year)
+                    values = _source_row(
+                        where,
+                        where.first_row + offset,
+                        j,
+                        table_row.label,
+                        cell,
+                        cell.structure or structure,
+                        year,
+                    )
                     for column, value in enumerate(values, start=1):
-                        if value is not None:          # an empty cell stays absent
+                        if value is not None:  # an empty cell stays absent
                             put(ws, row, column, value)
                     row += 1
     ws.freeze_panes = "A2"
@@ -527,17 +579,27 @@ def _print_sources(ws: Worksheet, last_row: int) -> None:
     _print_setup(sheet, shown, "1:1")
     if shown < last_row:
         header = ws.oddHeader
-        assert header is not None      # openpyxl gives every sheet its header and footer
+        assert header is not None  # openpyxl gives every sheet its header and footer
         header.center.text = SOURCES_HEADER.format(shown=shown - 1, total=last_row - 1)
         header.center.size = 9
 
 
-def _source_row(where: Placed, row: int, column: int, label: str, cell: Cell, structure: str,
-                year: int) -> list[CellValue]:
+def _source_row(
+    where: Placed, row: int, column: int, label: str, cell: Cell, structure: str, year: int
+) -> list[CellValue]:
     s = cell.source
     assert s is not None
-    return [where.sheet, f"{get_column_letter(column)}{row}", structure, year, s.indicator,
-            s.commune_insee, label if s.commune_insee else None, s.dimension_1,
-            " + ".join(s.categories_1) or None, s.dimension_2,
-            " + ".join(s.categories_2) or None,
-            MASK if cell.masked else _excel_value(cell)[0]]
+    return [
+        where.sheet,
+        f"{get_column_letter(column)}{row}",
+        structure,
+        year,
+        s.indicator,
+        s.commune_insee,
+        label if s.commune_insee else None,
+        s.dimension_1,
+        " + ".join(s.categories_1) or None,
+        s.dimension_2,
+        " + ".join(s.categories_2) or None,
+        MASK if cell.masked else _excel_value(cell)[0],
+    ]
