@@ -113,6 +113,13 @@ def main() -> int:
         "first_20_cpu_s": round(mean(first, 3), 3),
         "last_20_cpu_s": round(mean(last, 3), 3),
         "median_cpu_s": round(statistics.median(r[3] for r in done), 3),
+        # the same year at the start and at the end of its turn: later years also compute
+        # trends against the year before, so first-vs-last across years mixes two costs
+        "by_year_first_last_10_cpu_s": {
+            str(year): [round(mean(rows[:10], 3), 3), round(mean(rows[-10:], 3), 3)]
+            for year in YEARS
+            if (rows := [marks[n] for n in order if n.endswith(str(year)) and len(marks[n]) == 4])
+        },
         "cpus": os.cpu_count(),
     }
     (OUT / "results.json").write_text(json.dumps(result, indent=2))
