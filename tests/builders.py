@@ -119,17 +119,7 @@ def young(
 
 # The partition of the end-to-end tests (test_pipeline, test_operations).
 EVENT_HEADERS = ["N° dossier", "Date", "Nature du contact", "Statut", "Conseiller"]
-SITUATION_HEADERS = [
-    "Identifiant jeune",
-    "Catégorie",
-    "Nature",
-    "Date de début",
-    "Date de fin",
-    "Secteur",
-    "État",
-    "Mise en œuvre par la ML",
-    "Niveau préparé",
-]
+SITUATION_HEADERS = SITUATIONS
 AID_HEADERS = [
     "Identifiant jeune",
     "Référence de l'aide",
