@@ -291,7 +291,7 @@ def test_rows_dated_after_the_run_day_are_retried_when_it_comes(
             for r in query(warehouse_url, "SELECT reason FROM quarantine WHERE structure = 'TST'")
         ]
         assert any(
-            "the nightly run loads the row by itself once that day has come" in r for r in reasons
+            "le run de nuit chargera la ligne de lui-même ce jour-là" in r for r in reasons
         ), reasons
         assert (
             str(
