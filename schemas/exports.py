@@ -138,33 +138,27 @@ def _code(
 
 def _status(what: str, codes_name: str, *, feminine: bool = False) -> pa.Column:
     e, it = _agree(feminine)
-    return pa.Column(
-        object,
-        nullable=True,
-        checks=[
-            pa.Check(
-                lambda s: s != INVALID,
-                name="status_listed",
-                error=f"{what} « {{value}} » non reconnu{e} (colonne {{header}}) : "
-                f"ajoutez-{it} comme alias dans config/codes.yaml ({codes_name}), "
-                f"ou corrigez-{it} dans i-milo",
-            )
-        ],
+    return _parsed_column(
+        "status_listed",
+        f"{what} « {{value}} » non reconnu{e} (colonne {{header}}) : "
+        f"ajoutez-{it} comme alias dans config/codes.yaml ({codes_name}), "
+        f"ou corrigez-{it} dans i-milo",
     )
 
 
 def _yes_no() -> pa.Column:
+    return _parsed_column(
+        "yes_no",
+        "Valeur « {value} » qui n'est pas un oui/non (colonne {header}) : "
+        "corrigez-la dans i-milo (Oui/Non, O/N, 1/0 ou Vrai/Faux)",
+    )
+
+
+def _parsed_column(check: str, error: str) -> pa.Column:
+    """A column whose parser marked the values it could not read INVALID: one check, `check`,
+    whose reason is `error`."""
     return pa.Column(
-        object,
-        nullable=True,
-        checks=[
-            pa.Check(
-                lambda s: s != INVALID,
-                name="yes_no",
-                error="Valeur « {value} » qui n'est pas un oui/non (colonne {header}) : "
-                "corrigez-la dans i-milo (Oui/Non, O/N, 1/0 ou Vrai/Faux)",
-            )
-        ],
+        object, nullable=True, checks=[pa.Check(lambda s: s != INVALID, name=check, error=error)]
     )
 
 
