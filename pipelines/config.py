@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.config_files import TEXT, Node, read_yaml
+from pipelines.config_files import TEXT, Node, parse_yaml, read_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -452,7 +452,7 @@ def load_structure(structure_dir: Path) -> Structure:
             f"and territory, for example:\n{STRUCTURE_YAML_EXAMPLE}"
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = parse_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise StructureConfigError(f"{path}: not valid YAML ({exc})") from exc
     territory = raw.get("territory") or []

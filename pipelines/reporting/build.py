@@ -5,12 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, cast
 
 from pipelines.compute import catalogue
 from pipelines.config import CONFIG_DIR, report_layout
+from pipelines.config_files import parse_yaml
 from pipelines.reporting.figures import Figures, Source
 from pipelines.reporting.masking import apply_masking
 from pipelines.reporting.model import Cell, Chart, Paragraph, Report, Row, Section, Table
@@ -27,7 +26,8 @@ def layout(config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
     """config/report.yaml as written, for the blocks' settings; checked first by its typed
     model (`report_layout`), which refuses a mistyped file naming the key."""
     report_layout(config_dir)
-    return yaml.safe_load((config_dir / "report.yaml").read_text(encoding="utf-8"))
+    text = (config_dir / "report.yaml").read_text(encoding="utf-8")
+    return cast(dict[str, Any], parse_yaml(text))
 
 
 def build_report(
