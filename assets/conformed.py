@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from assets.staging import STAGING_KEYS, STAGING_SHEETS
+from assets.staging import STAGING_EXPORTS
 from pipelines.anomalies import warnings_frame
 from pipelines.asset_metadata import unplotted
 from pipelines.config import export_specs, load_structure
@@ -22,7 +22,6 @@ CONFORMED_KEYS = {name: dg.AssetKey([CONFORMED, name]) for name in export_specs(
 COMMUNES = dg.AssetKey([CONFORMED, "communes"])
 QUARANTINE = dg.AssetKey("quarantine")
 INGESTED_FILES = dg.AssetKey("ingested_files")
-STAGING_DEPS = [*STAGING_KEYS.values(), STAGING_SHEETS]
 
 
 def _validation_check(name: str) -> dg.AssetCheckSpec:
@@ -39,7 +38,7 @@ def _validation_check(name: str) -> dg.AssetCheckSpec:
         *[
             dg.AssetSpec(
                 key,
-                deps=STAGING_DEPS,
+                deps=[STAGING_EXPORTS],
                 group_name="conformed",
                 kinds={"sql"},
                 description=f"Table conforme « {export_specs()[name].label} » : valeurs "
@@ -50,7 +49,7 @@ def _validation_check(name: str) -> dg.AssetCheckSpec:
         ],
         dg.AssetSpec(
             COMMUNES,
-            deps=STAGING_DEPS,
+            deps=[STAGING_EXPORTS],
             group_name="conformed",
             kinds={"sql"},
             description="Communes du territoire de chaque structure, dans l'ordre du "
@@ -58,7 +57,7 @@ def _validation_check(name: str) -> dg.AssetCheckSpec:
         ),
         dg.AssetSpec(
             QUARANTINE,
-            deps=STAGING_DEPS,
+            deps=[STAGING_EXPORTS],
             group_name="conformed",
             kinds={"sql"},
             description="Lignes rejetées : fichier, feuille, ligne, colonne, valeur "
@@ -66,7 +65,7 @@ def _validation_check(name: str) -> dg.AssetCheckSpec:
         ),
         dg.AssetSpec(
             INGESTED_FILES,
-            deps=STAGING_DEPS,
+            deps=[STAGING_EXPORTS],
             group_name="conformed",
             kinds={"sql"},
             description="Fichiers lus derrière les chiffres : sha256, lignes lues, "

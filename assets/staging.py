@@ -9,7 +9,7 @@ import pandas as pd
 from assets.raw import raw_exports
 from pipelines.config import export_specs, load_structure
 from pipelines.inputs import inputs_digest
-from pipelines.jobs import STAGING_KEYS, STAGING_SHEETS
+from pipelines.jobs import STAGING_EXPORTS
 from pipelines.partitions import discover_partitions, partition_of, partitions_def
 from pipelines.pseudonym import PseudonymKey, PseudonymKeyError, resolve_key
 from pipelines.read import UnreadableFileError
@@ -21,25 +21,15 @@ from pipelines.store import key_fingerprints, prepare, remove_partitions, write_
 
 @dg.multi_asset(
     specs=[
-        *[
-            dg.AssetSpec(
-                key,
-                deps=[raw_exports],
-                group_name="staging",
-                kinds={"sql"},
-                description=f"Lignes de l'export « {spec.label} » telles que lues "
-                f"(texte), sans données personnelles, identifiant "
-                f"pseudonymisé.",
-            )
-            for (name, key), spec in zip(STAGING_KEYS.items(), export_specs().values(), strict=True)
-        ],
         dg.AssetSpec(
-            STAGING_SHEETS,
+            STAGING_EXPORTS,
             deps=[raw_exports],
             group_name="staging",
             kinds={"sql"},
-            description="Fichiers et feuilles lus : type reconnu, ligne d'en-tête, "
-            "en-têtes tels qu'écrits, empreinte sha256.",
+            description="Lignes de chaque export telles que lues (texte), sans données "
+            "personnelles, identifiant pseudonymisé : une table par type d'export (staging."
+            "jeunes, staging.evenements…), les fichiers et feuilles lus (staging.sheets : type "
+            "reconnu, ligne d'en-tête, en-têtes tels qu'écrits, empreinte sha256).",
         ),
     ],
     partitions_def=partitions_def,
@@ -92,19 +82,14 @@ def staging_exports(
         if not staged.files.empty
         else ""
     )
-    for name, key in STAGING_KEYS.items():
-        frame = staged.tables[name]
-        yield dg.MaterializeResult(
-            asset_key=key,
-            metadata={
-                "dagster/row_count": len(frame),
-                "fichiers": sorted(frame["source_file"].unique().tolist()) if len(frame) else [],
-            },
-        )
+    labels = {name: spec.label for name, spec in export_specs().items()}
+    rows = {labels[name]: len(frame) for name, frame in staged.tables.items()}
     yield dg.MaterializeResult(
-        asset_key=STAGING_SHEETS,
+        asset_key=STAGING_EXPORTS,
         metadata={
-            "dagster/row_count": len(staged.sheets),
+            "dagster/row_count": sum(rows.values()),
+            "lignes par export": dg.MetadataValue.json(rows),
+            "feuilles lues": len(staged.sheets),
             "lignes lues": staged.rows_read,
             "fichiers sources": files_md,
             "avertissements": staged.warnings,
@@ -158,7 +143,6 @@ def _remove(
         f"renommé) : {removed[(structure, year)]} lignes retirées de toutes les couches"
     )
     context.log.info(f"{structure} {year} : {reason}")
-    for key in [*STAGING_KEYS.values(), STAGING_SHEETS]:
-        yield dg.MaterializeResult(
-            asset_key=key, metadata={"dagster/row_count": 0, "partition retirée": reason}
-        )
+    yield dg.MaterializeResult(
+        asset_key=STAGING_EXPORTS, metadata={"dagster/row_count": 0, "partition retirée": reason}
+    )

@@ -270,8 +270,8 @@ def assert_refused(raw: Path, url: str, name: str, *fragments: str) -> str:
 
 
 def warnings_of(instance: dg.DagsterInstance) -> list[str]:
-    """The reader's warnings of the last run (metadata of the staging.sheets asset)."""
-    records = instance.fetch_materializations(dg.AssetKey(["staging", "sheets"]), limit=1).records
+    """The reader's warnings of the last run (metadata of the staging asset)."""
+    records = instance.fetch_materializations(dg.AssetKey(["staging", "exports"]), limit=1).records
     return list(records[0].asset_materialization.metadata["avertissements"].value)
 
 
