@@ -39,6 +39,7 @@ import time
 import warnings
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -219,7 +220,20 @@ def fresh_postgresql(admin_url: str) -> str:
     return sa.make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
-def pipeline(raw: Path, out: Path, url: str | None = None) -> dict:
+def project_instance(out: Path) -> Any:
+    """A new instance configured like the project's (.dagster_home/dagster.yaml: SQLite
+    files, the warehouse pool, run monitoring): where `observatoire run` records its runs."""
+    import dagster as dg
+
+    home = out / "dagster_home"
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    shutil.copyfile(ROOT / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def pipeline(raw: Path, out: Path, url: str | None = None, stored: bool = False) -> dict:
     import dagster as dg
 
     from pipelines.runner import run_partitions
@@ -240,7 +254,8 @@ def pipeline(raw: Path, out: Path, url: str | None = None) -> dict:
         raw_dir=raw,
         url=url,
         run_date=RUN_DATE,
-        instance=dg.DagsterInstance.ephemeral(),
+        # the project's instance (SQLite on disk, as `observatoire run`), or one in memory
+        instance=project_instance(out) if stored else dg.DagsterInstance.ephemeral(),
         progress=progress,
     )
     wall = time.perf_counter() - started
@@ -270,6 +285,12 @@ def main() -> int:
         f"{BENCH_DATABASE} on this PostgreSQL server (e.g. "
         "postgresql+psycopg://postgres@127.0.0.1:5432/test) instead of "
         "a DuckDB file; the server's own CPU is not counted",
+    )
+    parser.add_argument(
+        "--project-instance",
+        action="store_true",
+        help="record the runs in a new instance configured like .dagster_home/dagster.yaml "
+        "(SQLite files, as `observatoire run` does) instead of one in memory",
     )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -308,7 +329,7 @@ def main() -> int:
         f"warehouse {'PostgreSQL, database ' + BENCH_DATABASE if url else 'DuckDB'} …",
         flush=True,
     )
-    result = pipeline(raw, OUT, url)
+    result = pipeline(raw, OUT, url, args.project_instance)
     summary, wall = result["summary"], result["wall"]
     failed = summary.failed
     e2e_rate = total_rows / wall
