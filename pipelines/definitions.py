@@ -22,7 +22,6 @@ defs = dg.Definitions(
             staging.staging_exports,
             conformed.conformed_tables,
             marts.indicator_catalogue,
-            marts.indicator_units,
             marts.indicator_values_asset,
             marts.indicator_trends,
             publication.data_dictionary,
