@@ -433,7 +433,7 @@ class Structure:
 STRUCTURE_CODE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 STRUCTURE_YAML_EXAMPLE = """name: Mission Locale Métropole Nord-Ouest
-territory:            # the communes the structure serves, in report order
+territory:            # les communes que sert la structure, dans l'ordre du rapport
   - {insee: "59368", name: La Madeleine}
   - {insee: "59328", name: Lambersart}
 """
@@ -448,29 +448,37 @@ def load_structure(structure_dir: Path) -> Structure:
     path = structure_dir / "structure.yaml"
     if not path.is_file():
         raise StructureConfigError(
-            f"{path}: missing. Every structure folder needs a structure.yaml with its name "
-            f"and territory, for example:\n{STRUCTURE_YAML_EXAMPLE}"
+            f"{path} : fichier absent. Chaque dossier de structure a un structure.yaml qui donne "
+            f"son nom et son territoire, par exemple :\n{STRUCTURE_YAML_EXAMPLE}"
         )
     try:
         raw = parse_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise StructureConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise StructureConfigError(
+            f"{path} : ce n'est pas du YAML valide ({exc}) ; corrigez-le sur le modèle :\n"
+            f"{STRUCTURE_YAML_EXAMPLE}"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise StructureConfigError(
+            f"{path} : attendu des clés `name` et `territory`, trouvé {type(raw).__name__} ; "
+            f"par exemple :\n{STRUCTURE_YAML_EXAMPLE}"
+        )
     territory = raw.get("territory") or []
     if not raw.get("name") or not territory:
         raise StructureConfigError(
-            f"{path}: needs `name` and a non-empty `territory` list, for example:\n"
+            f"{path} : il faut un `name` et une liste `territory` non vide, par exemple :\n"
             f"{STRUCTURE_YAML_EXAMPLE}"
         )
     communes = []
     for i, entry in enumerate(territory, start=1):
         if not isinstance(entry, dict) or not entry.get("insee") or not entry.get("name"):
             raise StructureConfigError(
-                f"{path}: territory entry {i} needs `insee` and `name` ({entry!r})"
+                f"{path} : l'entrée {i} de `territory` demande `insee` et `name` ({entry!r})"
             )
         communes.append(Commune(insee=normalise_insee(entry["insee"]), name=str(entry["name"])))
     synthetic = raw.get("synthetic", False)
     if not isinstance(synthetic, bool):
-        raise StructureConfigError(f"{path}: `synthetic` is true or false ({synthetic!r})")
+        raise StructureConfigError(f"{path} : `synthetic` vaut true ou false ({synthetic!r})")
     return Structure(
         code=structure_dir.name,
         name=str(raw["name"]),

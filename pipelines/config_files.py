@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import yaml
 
@@ -126,7 +126,7 @@ class Node:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def parse_yaml(text: str) -> object:
+def parse_yaml(text: str) -> Any:
     """A YAML document's value, safe constructs only (raises yaml.YAMLError)."""
     return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, C or Python
 

@@ -228,3 +228,24 @@ def test_the_age_band_sql_follows_the_catalogue(birth: date | None, on: date, ba
     assert row is not None and row[0] == band
     labels = [label for label, _ in catalogue().age_bands]
     assert band in [*labels, "Non renseigné"]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("- La Madeleine\n- Lambersart\n", "attendu des clés `name` et `territory`, trouvé list"),
+        ("name: [unclosed\n", "ce n'est pas du YAML valide"),
+        ("name: ML\nterritory: []\n", "il faut un `name` et une liste `territory` non vide"),
+        ("name: ML\nterritory:\n  - {insee: '59368'}\n", "l'entrée 1 de `territory` demande"),
+    ],
+)
+def test_a_wrong_structure_yaml_is_refused_in_french(tmp_path: Path, text: str, said: str) -> None:
+    """A structure.yaml written as a list (or any other wrong shape) is refused with the file
+    named and an example to copy, not a Python error."""
+    from pipelines.config import StructureConfigError, load_structure
+
+    (tmp_path / "structure.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(StructureConfigError) as caught:
+        load_structure(tmp_path)
+    assert said in str(caught.value)
+    assert str(tmp_path / "structure.yaml") in str(caught.value)
