@@ -169,18 +169,95 @@ def read_published(
 
 
 def fetch_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
-    """A query's rows as a DataFrame. DuckDB hands its result over as Arrow, ≈ 8x faster
-    than rows through the DB-API (100 k rows x 23 columns: 0.13 s against 1 s); the values
-    are the same Python objects (str, None, datetime.date, Decimal), integers int64."""
-    result = conn.execute(sa.text(sql), params or {})
-    if conn.dialect.name != "duckdb":
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "makes an extra copy": measured, fine
-        table = result.cursor.to_arrow_table()
+    """A query's rows as a DataFrame, through Arrow on both engines: DuckDB hands its result
+    over as Arrow, ≈ 8x faster than rows through the DB-API (100 k rows x 23 columns: 0.13 s
+    against 1 s); PostgreSQL sends it as COPY CSV parsed by Arrow with the result's own column
+    types (`_postgresql_arrow`). The values are the same Python objects on both (str, None,
+    datetime.date, Decimal), integers int64."""
+    if conn.dialect.name == "postgresql":
+        table = _postgresql_arrow(conn, sql, params or {})
+        if table is None:  # a column type the CSV path does not map: rows through the DB-API
+            result = conn.execute(sa.text(sql), params or {})
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    else:
+        result = conn.execute(sa.text(sql), params or {})
+        if conn.dialect.name != "duckdb":
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "makes an extra copy": measured, fine
+            table = result.cursor.to_arrow_table()
     frame = table.to_pandas(coerce_temporal_nanoseconds=True)
     narrow = {c: "int64" for c, t in frame.dtypes.items() if t.kind in "iu" and t != "int64"}
     return frame.astype(narrow) if narrow else frame
+
+
+# PostgreSQL type OIDs (pg_type) -> the Arrow type DuckDB gives the same column
+_PG_ARROW_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int64(),
+    23: pa.int64(),
+    25: pa.string(),
+    1042: pa.string(),
+    1043: pa.string(),
+    700: pa.float64(),
+    701: pa.float64(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+}
+_PG_NUMERIC = 1700
+
+
+def _postgresql_arrow(conn: Connection, sql: str, params: dict) -> pa.Table | None:
+    """The query's rows as an Arrow table, sent by COPY … TO STDOUT (CSV) and parsed by
+    Arrow: 300 k rows of units in ≈ 0.3 s where psycopg's rows took ≈ 1 s. None when a
+    column's type is not one it maps exactly (the caller then reads rows)."""
+    statement = sa.text(sql)
+    named = set(statement.compile().params)  # execute() ignores extra values, bindparams not
+    used = {k: v for k, v in params.items() if k in named}
+    statement = statement.bindparams(**used) if used else statement
+    # COPY takes no server-side parameters: the values (structure codes, years) are rendered
+    # as SQL literals by SQLAlchemy's own quoting
+    query = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    raw = driver_connection(conn)
+    with raw.cursor() as cur:
+        cur.execute(f"SELECT * FROM ({query}) AS _q LIMIT 0")
+        columns = list(cur.description or [])
+    types: dict[str, pa.DataType] = {}
+    for column in columns:
+        if column.type_code == _PG_NUMERIC:
+            if column.precision is None or column.scale is None:
+                return None
+            types[column.name] = pa.decimal128(column.precision, column.scale)
+        elif column.type_code in _PG_ARROW_TYPES:
+            types[column.name] = _PG_ARROW_TYPES[column.type_code]
+        else:
+            return None
+    names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        return None
+    block = io.BytesIO()
+    with raw.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+        for data in copy:
+            block.write(data)
+    schema = pa.schema([(name, types[name]) for name in names])
+    if block.tell() == 0:
+        return schema.empty_table()
+    block.seek(0)
+    return pa_csv.read_csv(
+        block,
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types,
+            # PostgreSQL's CSV: NULL is an unquoted empty field, an empty text a quoted one
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    ).cast(schema)
 
 
 _COPY_SUFFIX = ".tmp"
