@@ -48,6 +48,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--structures", type=int, default=430)
     parser.add_argument("--young", type=int, default=30, help="young people a year")
+    parser.add_argument(
+        "--project-instance",
+        action="store_true",
+        help="record the runs in a new instance configured like .dagster_home/dagster.yaml "
+        "(SQLite files, as `observatoire run` does) instead of one in memory",
+    )
     args = parser.parse_args()
     if OUT.exists():
         shutil.rmtree(OUT)
@@ -85,7 +91,13 @@ def main() -> int:
                     flush=True,
                 )
 
-    instance = dg.DagsterInstance.ephemeral()
+    if args.project_instance:
+        home = OUT / "dagster_home"
+        home.mkdir(parents=True)
+        shutil.copyfile(ROOT / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        instance = dg.DagsterInstance.from_config(str(home))
+    else:
+        instance = dg.DagsterInstance.ephemeral()
     run_started = time.perf_counter()
     summary = run_partitions(
         raw_dir=raw,
@@ -120,6 +132,7 @@ def main() -> int:
             for year in YEARS
             if (rows := [marks[n] for n in order if n.endswith(str(year)) and len(marks[n]) == 4])
         },
+        "instance": "project (SQLite)" if args.project_instance else "in memory",
         "cpus": os.cpu_count(),
     }
     (OUT / "results.json").write_text(json.dumps(result, indent=2))

@@ -246,7 +246,7 @@ def _postgresql_arrow(conn: Connection, sql: str, params: dict) -> pa.Table | No
     block.seek(0)
     return pa_csv.read_csv(
         block,
-        read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
+        read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
         parse_options=pa_csv.ParseOptions(newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
             column_types=types,
