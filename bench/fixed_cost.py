@@ -104,23 +104,13 @@ def small_partitions(structures: int, instance: Any) -> tuple[Path, str, list[li
     return raw, url, list(marks.values())[1:]
 
 
-def project_instance() -> Any:
-    """A new instance configured like the project's (.dagster_home/dagster.yaml: SQLite
-    storage, the warehouse pool, run monitoring): what `observatoire run` records runs in."""
-    import dagster as dg
-
-    home = OUT.parent / "fixed_cost_project_home"
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    shutil.copyfile(ROOT / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    return dg.DagsterInstance.from_config(str(home))
-
-
 def one_round(structures: int) -> dict[str, object]:
     import dagster as dg
 
-    _, _, stored = small_partitions(structures, project_instance())
+    from bench.instance import project_instance
+
+    home = OUT.parent / "fixed_cost_project_home"
+    _, _, stored = small_partitions(structures, project_instance(home))
     raw, url, warm = small_partitions(structures, dg.DagsterInstance.ephemeral())
     # start-up: a new interpreter, one partition's files changed so that it has work to do
     target = raw / "P00" / "2025" / "evenements.xlsx"

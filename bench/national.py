@@ -92,10 +92,9 @@ def main() -> int:
                 )
 
     if args.project_instance:
-        home = OUT / "dagster_home"
-        home.mkdir(parents=True)
-        shutil.copyfile(ROOT / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
-        instance = dg.DagsterInstance.from_config(str(home))
+        from bench.instance import project_instance
+
+        instance = project_instance(OUT / "dagster_home")
     else:
         instance = dg.DagsterInstance.ephemeral()
     run_started = time.perf_counter()

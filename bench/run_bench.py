@@ -39,7 +39,6 @@ import time
 import warnings
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -220,22 +219,10 @@ def fresh_postgresql(admin_url: str) -> str:
     return sa.make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
-def project_instance(out: Path) -> Any:
-    """A new instance configured like the project's (.dagster_home/dagster.yaml: SQLite
-    files, the warehouse pool, run monitoring): where `observatoire run` records its runs."""
-    import dagster as dg
-
-    home = out / "dagster_home"
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    shutil.copyfile(ROOT / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    return dg.DagsterInstance.from_config(str(home))
-
-
 def pipeline(raw: Path, out: Path, url: str | None = None, stored: bool = False) -> dict:
     import dagster as dg
 
+    from bench.instance import project_instance
     from pipelines.runner import run_partitions
 
     warnings.filterwarnings("ignore")
@@ -248,14 +235,15 @@ def pipeline(raw: Path, out: Path, url: str | None = None, stored: bool = False)
         if ": terminé" in message or "ÉCHEC" in message or "processes" in message:
             print("  " + message, flush=True)
 
+    # the project's instance (SQLite on disk, as `observatoire run`), or one in memory
+    instance = project_instance(out / "dagster_home") if stored else dg.DagsterInstance.ephemeral()
     started = time.perf_counter()
     cpu_started = _cpu()
     summary = run_partitions(
         raw_dir=raw,
         url=url,
         run_date=RUN_DATE,
-        # the project's instance (SQLite on disk, as `observatoire run`), or one in memory
-        instance=project_instance(out) if stored else dg.DagsterInstance.ephemeral(),
+        instance=instance,
         progress=progress,
     )
     wall = time.perf_counter() - started

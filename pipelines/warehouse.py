@@ -174,18 +174,17 @@ def fetch_frame(conn: Connection, sql: str, params: dict | None = None) -> pd.Da
     against 1 s); PostgreSQL sends it as COPY CSV parsed by Arrow with the result's own column
     types (`_postgresql_arrow`). The values are the same Python objects on both (str, None,
     datetime.date, Decimal), integers int64."""
+    table: pa.Table | None = None
     if conn.dialect.name == "postgresql":
-        table = _postgresql_arrow(conn, sql, params or {})
-        if table is None:  # a column type the CSV path does not map: rows through the DB-API
-            result = conn.execute(sa.text(sql), params or {})
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    else:
+        table = _postgresql_arrow(conn, sql, params or {})  # None: a type it does not map
+    elif conn.dialect.name == "duckdb":
         result = conn.execute(sa.text(sql), params or {})
-        if conn.dialect.name != "duckdb":
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "makes an extra copy": measured, fine
             table = result.cursor.to_arrow_table()
+    if table is None:  # any other engine, or the fallback: rows through the DB-API
+        result = conn.execute(sa.text(sql), params or {})
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     frame = table.to_pandas(coerce_temporal_nanoseconds=True)
     narrow = {c: "int64" for c, t in frame.dtypes.items() if t.kind in "iu" and t != "int64"}
     return frame.astype(narrow) if narrow else frame
